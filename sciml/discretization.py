@@ -1,0 +1,99 @@
+"""The abstract notion of *where a function is known*.
+
+A :class:`Discretization` owns its coordinates, its quadrature weights and its
+compatibility checks; numerical operations (norms, resampling, derivatives)
+look at the concrete type and act accordingly.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+
+import torch
+
+from .domain import Domain
+
+__all__ = ["Discretization", "discretization_from_dict", "register_discretization"]
+
+_REGISTRY: dict[str, type["Discretization"]] = {}
+
+
+def register_discretization(cls: type["Discretization"]) -> type["Discretization"]:
+    """Class decorator: make ``cls`` reconstructible by :func:`discretization_from_dict`."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def discretization_from_dict(data: dict) -> "Discretization":
+    """Rebuild a discretization serialized with :meth:`Discretization.to_dict`."""
+    if not isinstance(data, dict) or "type" not in data:
+        raise ValueError(f"data: expected a dict with a 'type' key, got {type(data).__name__}")
+    kind = data["type"]
+    if kind not in _REGISTRY:
+        raise ValueError(f"data['type']: expected one of {sorted(_REGISTRY)}, got {kind!r}")
+    return _REGISTRY[kind]._from_dict(data)
+
+
+class Discretization(ABC):
+    """Abstract base: a finite set of points in a :class:`Domain` with quadrature weights.
+
+    Subclasses define ``domain``, ``shape`` (the trailing shape of sampled
+    values: the grid shape, or ``(n,)`` for scattered points), ``points`` and
+    ``weights``.
+    """
+
+    domain: Domain
+
+    @property
+    @abstractmethod
+    def shape(self) -> tuple[int, ...]:
+        """Trailing shape of values sampled here (after ``[batch, channels]``)."""
+
+    @property
+    def ndim(self) -> int:
+        """Dimension of the ambient space (number of coordinates per point)."""
+        return self.domain.ndim
+
+    @property
+    def num_points(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    @abstractmethod
+    def points(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
+        """Coordinates ``[num_points, ndim]``, in the flattening order of ``shape``."""
+
+    @abstractmethod
+    def weights(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
+        """Quadrature weights ``[num_points]``: ``sum(w * f(points)) ~ integral of f``."""
+
+    def weights_shaped(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
+        """Quadrature weights reshaped to ``shape``, ready to broadcast against values."""
+        return self.weights(dtype, device).reshape(self.shape)
+
+    @abstractmethod
+    def to_dict(self) -> dict:
+        """JSON-serializable description; :func:`discretization_from_dict` inverts it."""
+
+    @classmethod
+    @abstractmethod
+    def _from_dict(cls, data: dict) -> "Discretization":
+        ...
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @staticmethod
+    def from_json(text: str) -> "Discretization":
+        return discretization_from_dict(json.loads(text))
+
+    def check_same(self, other: "Discretization", name: str = "other") -> None:
+        """Raise ``ValueError`` unless ``other`` describes the same points."""
+        if self != other:
+            raise ValueError(
+                f"{name}: expected values on the same discretization, got {other!r} "
+                f"where {self!r} was expected; resample one onto the other first"
+            )

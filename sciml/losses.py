@@ -1,0 +1,1 @@
+"""Quadrature-aware norms and losses (being written)."""
