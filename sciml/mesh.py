@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -53,6 +54,32 @@ class Mesh(Discretization):
         self.domain = Domain.bounding(pts)
         self._weights = _lumped_mass(pts, self.cells)
 
+    @classmethod
+    def structured(cls, shape, domain: Domain | None = None) -> "Mesh":
+        """Simplicial mesh of a box: lines (1D), triangles (2D) or Kuhn tetrahedra (3D).
+
+        ``shape`` counts vertices per axis; every grid cell is split into ``d!``
+        simplices sharing its main diagonal, so the mesh is conforming.
+
+        Examples
+        --------
+        >>> Mesh.structured((3, 3)).cells["triangle"].shape
+        (8, 3)
+        """
+        shape = tuple(int(n) for n in np.atleast_1d(shape))
+        domain = domain if domain is not None else Domain.unit(len(shape))
+        if domain.ndim != len(shape) or not 1 <= len(shape) <= 3 or min(shape) < 2:
+            raise ValueError(f"shape: expected 1 to 3 sizes >= 2 matching the domain ({domain.ndim}D), got {shape}")
+        axes = [np.linspace(lo, hi, n) for n, (lo, hi) in zip(shape, domain.bounds)]
+        points = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(shape))
+        index = np.arange(points.shape[0]).reshape(shape)
+        corner = index[tuple(slice(0, n - 1) for n in shape)].reshape(-1)
+        strides = np.array(index.strides) // index.itemsize
+        simplices = [np.stack([corner + offset for offset in np.cumsum([0, *strides[list(perm)]])], -1)
+                     for perm in itertools.permutations(range(len(shape)))]
+        kind = {1: "line", 2: "triangle", 3: "tetra"}[len(shape)]
+        return cls(points, {kind: np.concatenate(simplices)})
+
     # -- meshio interop ----------------------------------------------------------------------
     @classmethod
     def from_meshio(cls, mesh: meshio.Mesh, drop_flat_z: bool = True) -> "Mesh":
@@ -72,9 +99,16 @@ class Mesh(Discretization):
             points = points[:, :2]
         return cls(points, {k: np.concatenate(v) for k, v in cells.items()})
 
-    def to_meshio(self, point_data: dict | None = None) -> meshio.Mesh:
-        """Convert to ``meshio.Mesh``, optionally attaching ``point_data`` arrays ``[n, ...]``."""
-        return meshio.Mesh(self._points, [(k, v) for k, v in self.cells.items()], point_data=point_data or {})
+    def to_meshio(self, point_data: dict | None = None, pad_to_3d: bool = False) -> meshio.Mesh:
+        """Convert to ``meshio.Mesh``, optionally attaching ``point_data`` arrays ``[n, ...]``.
+
+        With ``pad_to_3d`` 1D/2D points get zero trailing coordinates (formats such
+        as PLY, OBJ and STL store 3D points only).
+        """
+        points = self._points
+        if pad_to_3d and points.shape[1] < 3:
+            points = np.pad(points, ((0, 0), (0, 3 - points.shape[1])))
+        return meshio.Mesh(points, [(k, v) for k, v in self.cells.items()], point_data=point_data or {})
 
     @classmethod
     def read(cls, path: str | os.PathLike, **kwargs) -> "Mesh":
@@ -83,17 +117,24 @@ class Mesh(Discretization):
         if not path.is_file():
             raise FileNotFoundError(f"path: no mesh file at {str(path)!r}")
         try:
-            mesh = meshio.read(path, **kwargs)
+            # meshio's format sniffing (binary STL size check) overflows on purpose
+            with np.errstate(all="ignore"):
+                mesh = meshio.read(path, **kwargs)
         except Exception as exc:
             raise ValueError(f"path: could not read {str(path)!r} as a mesh ({type(exc).__name__}: {exc})") from exc
         return cls.from_meshio(mesh)
 
     def write(self, path: str | os.PathLike, point_data: dict | None = None, **kwargs) -> Path:
-        """Write atomically in the format implied by the suffix (temporary file, then rename)."""
+        """Write atomically in the format implied by the suffix (temporary file, then rename).
+
+        Points are written with three coordinates (zeros appended in 1D/2D);
+        :meth:`read` drops a third coordinate that is zero everywhere.
+        Formats that spread one mesh over several files (XDMF + HDF5) are not atomic.
+        """
         path = Path(path)
         tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
         try:
-            meshio.write(tmp, self.to_meshio(point_data), **kwargs)
+            meshio.write(tmp, self.to_meshio(point_data, pad_to_3d=True), **kwargs)
             os.replace(tmp, path)
         finally:
             if tmp.exists():

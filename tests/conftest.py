@@ -1,0 +1,35 @@
+"""Test configuration: slow tests are opt-in, CUDA tests skip with their reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_slow = pytest.mark.skip(reason="slow test: run with --run-slow")
+    skip_cuda = pytest.mark.skip(reason="needs a CUDA device; torch.cuda.is_available() is False here")
+    has_cuda = torch.cuda.is_available()
+    for item in items:
+        if "slow" in item.keywords and not config.getoption("--run-slow"):
+            item.add_marker(skip_slow)
+        if "cuda" in item.keywords and not has_cuda:
+            item.add_marker(skip_cuda)
+
+
+@pytest.fixture(autouse=True)
+def _strict_numpy():
+    """Floating-point errors in NumPy raise instead of producing silent NaN/inf."""
+    with np.errstate(all="raise"):
+        yield
+
+
+@pytest.fixture
+def devices():
+    """Devices available here: the CPU, plus CUDA when present."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
