@@ -235,7 +235,8 @@ def _lumped_mass(points: np.ndarray, cells: dict[str, np.ndarray]) -> np.ndarray
         first = int(np.flatnonzero(degenerate)[0])
         raise ValueError(
             f"cells: {int(degenerate.sum())} of {len(measures)} cells are degenerate (zero measure), "
-            f"first at simplex {first} with vertices {simplices[first].tolist()}"
+            f"first at simplex {first} with vertices {simplices[first].tolist()}; remove them (a Delaunay "
+            f"triangulation of points on a lattice adds flat slivers) or build boxes with Mesh.structured"
         )
     weights = np.zeros(len(points))
     np.add.at(weights, simplices.ravel(), np.repeat(measures / simplices.shape[1], simplices.shape[1]))

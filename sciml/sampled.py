@@ -146,6 +146,9 @@ class Sampled:
         """Resample onto the same kind of grid with another ``shape`` (grids only)."""
         if not isinstance(self.on, Grid):
             raise TypeError(f"at_resolution: needs values on a Grid, these are on {self.on!r}")
+        if "explicit" in self.on.kinds:
+            raise ValueError("shape: a grid with explicit coordinates has no other resolutions; "
+                             "resample onto Grid.from_coordinates(...) instead")
         return self.resample(self.on.with_shape(shape), method=method)
 
     # -- xarray ---------------------------------------------------------------------------------
