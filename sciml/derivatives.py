@@ -47,6 +47,7 @@ from .sampled import Sampled, axis_names
 __all__ = ["axis_method", "gradient", "partial"]
 
 METHODS = ("auto", "spectral", "fd")
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def axis_method(axis: GridAxis, method: str = "auto") -> str:
@@ -91,7 +92,7 @@ def partial(values: torch.Tensor, grid: Grid, axis: int, method: str = "auto") -
 
     Returns
     -------
-    tensor, same shape and dtype as ``values``.
+    tensor, same shape and dtype as ``values`` (half precision is computed in float32).
 
     Examples
     --------
@@ -109,7 +110,8 @@ def partial(values: torch.Tensor, grid: Grid, axis: int, method: str = "auto") -
     dim = values.ndim - grid.ndim + axis
     ax = grid.axes[axis]
     scheme = {"fourier": _fourier, "chebyshev": _chebyshev, "fd": _finite_difference}[axis_method(ax, method)]
-    return scheme(values.movedim(dim, -1), ax).movedim(-1, dim)
+    work = values.float() if values.dtype in _HALF_DTYPES else values  # FFTs need float32 or wider
+    return scheme(work.movedim(dim, -1), ax).movedim(-1, dim).to(values.dtype)
 
 
 def gradient(u, method: str = "auto"):
@@ -168,7 +170,8 @@ def _gradient_names(names, ndim: int):
 # -- schemes: values with the differentiated axis last -------------------------------------------
 def _fourier(values: torch.Tensor, axis: GridAxis) -> torch.Tensor:
     n = values.shape[-1]
-    wavenumbers = 2 * np.pi * (np.fft.rfftfreq(n) if not values.is_complex() else np.fft.fftfreq(n)) * n / axis.length
+    frequencies = np.fft.fftfreq(n) if values.is_complex() else np.fft.rfftfreq(n)
+    wavenumbers = 2 * np.pi * n / axis.length * frequencies
     if n % 2 == 0:
         wavenumbers[n // 2] = 0.0  # Nyquist mode: its odd derivative is not representable
     real = values.real.dtype if values.is_complex() else values.dtype
