@@ -151,6 +151,7 @@ class Grid(Discretization):
             if not isinstance(ax, GridAxis):
                 raise TypeError(f"axes[{i}]: expected GridAxis, got {type(ax).__name__}")
         self.axes = axes
+        self._weights_cache: dict = {}
         self.domain = Domain([(a.lo, a.hi) for a in axes], periodic=[a.periodic for a in axes])
 
     # -- constructors -------------------------------------------------------------------------
@@ -225,10 +226,18 @@ class Grid(Discretization):
         return self.weights_shaped(dtype, device).reshape(-1)
 
     def weights_shaped(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
-        w = np.ones(())
-        for ax in self.axes:
-            w = np.multiply.outer(w, ax.weights)
-        return torch.as_tensor(w, dtype=dtype or torch.float64, device=device)
+        """Tensor-product weights ``[*shape]``, cached per (dtype, device): losses call this every step.
+
+        The returned tensor is shared; do not modify it in place.
+        """
+        key = (dtype or torch.float64, torch.device(device) if device is not None else torch.device("cpu"))
+        cached = self._weights_cache.get(key)
+        if cached is None:
+            cached = torch.ones((), dtype=key[0], device=key[1])
+            for ax in self.axes:
+                cached = cached[..., None] * torch.as_tensor(ax.weights, dtype=key[0], device=key[1])
+            self._weights_cache[key] = cached
+        return cached
 
     def with_shape(self, shape: int | Sequence[int]) -> "Grid":
         """The same kinds of axes on the same domain at another resolution."""
