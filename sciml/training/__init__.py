@@ -1,17 +1,34 @@
-"""Training loop and checkpoints (being written)."""
+"""Training: the :class:`Trainer`, its :class:`TrainerConfig`, checkpoints and DDP helpers.
 
+Examples
+--------
+>>> trainer = sciml.Trainer(model, epochs=50, out_dir="runs/darcy")
+>>> trainer.fit(data.train, evaluate={"test": data.test})
+>>> model = sciml.load_checkpoint("runs/darcy").model      # registered models rebuild themselves
+"""
 
-class Trainer:
-    pass
+from . import distributed
+from .checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
+from .config import TrainerConfig
+from .monitor import Monitor
+from .rng import restore_rng_state, rng_state, seed_everything
+from .schedule import make_optimizer, make_scheduler
+from .store import CheckpointStore
+from .trainer import Trainer
 
-
-class TrainerConfig:
-    pass
-
-
-def save_checkpoint(*args, **kwargs):
-    raise NotImplementedError
-
-
-def load_checkpoint(*args, **kwargs):
-    raise NotImplementedError
+__all__ = [
+    "Checkpoint",
+    "CheckpointStore",
+    "Monitor",
+    "Trainer",
+    "TrainerConfig",
+    "distributed",
+    "load_checkpoint",
+    "make_optimizer",
+    "make_scheduler",
+    "resolve_checkpoint",
+    "restore_rng_state",
+    "rng_state",
+    "save_checkpoint",
+    "seed_everything",
+]

@@ -53,7 +53,9 @@ class TrainerConfig:
         dataset, or ``"train_loss"`` without evaluation data.
     checkpoint_every : int or None
         Checkpoint every this many epochs (needs ``out_dir``); the final epoch
-        is always checkpointed when there is an ``out_dir``.
+        is always checkpointed when there is an ``out_dir``, and so is every
+        epoch that improves ``monitor`` (the ``best`` checkpoint) when the run
+        has evaluation data or an explicit ``monitor``.
     progress : bool
         Show tqdm progress bars (rank 0 only).
     device : str
