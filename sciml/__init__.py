@@ -17,7 +17,7 @@ from .mesh import Mesh
 from .normalizers import GaussianNormalizer, MinMaxNormalizer, Normalizer
 from .operator import Operator
 from .pointcloud import PointCloud
-from .registry import build_model, register_model, registered_models
+from .registry import build_model, model_spec, register_model, registered_models
 from .resample import resample
 from .sampled import Sampled
 from .training import Trainer, TrainerConfig, load_checkpoint, save_checkpoint
@@ -46,6 +46,7 @@ __all__ = [
     "load_checkpoint",
     "load_config",
     "losses",
+    "model_spec",
     "quadrature",
     "register_model",
     "registered_models",

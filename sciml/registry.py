@@ -8,7 +8,7 @@ from torch import nn
 
 from .config import config_from_dict, config_to_dict
 
-__all__ = ["build_model", "model_name", "register_model", "registered_models"]
+__all__ = ["build_model", "model_name", "model_spec", "register_model", "registered_models"]
 
 _MODELS: dict[str, type[nn.Module]] = {}
 
