@@ -1,0 +1,26 @@
+"""Every ```python block of README.md runs as written (in a scratch directory)."""
+
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_python_block_runs(index, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / f"readme_block_{index}.py"
+    script.write_text(BLOCKS[index])
+    runpy.run_path(str(script), run_name="__main__")
+    printed = capsys.readouterr().out.split()
+    assert printed, "each README block prints what it shows"
+    if index == 0:
+        norms = [float(v) for v in printed]
+        assert norms[0] == pytest.approx(0.5, abs=1e-12) and norms[1] == pytest.approx(0.5, abs=1e-12)
+        assert norms[2] == pytest.approx(0.5, abs=5e-3)
+    if index == 1:
+        assert float(printed[0]) < 0.05 and printed[1] == "True"
