@@ -16,6 +16,7 @@ from .grid import Grid, GridAxis
 from .mesh import Mesh
 from .normalizers import GaussianNormalizer, MinMaxNormalizer, Normalizer
 from .operator import Operator
+from .plots import plot_sampled
 from .pointcloud import PointCloud
 from .registry import build_model, model_spec, register_model, registered_models
 from .resample import resample
@@ -47,6 +48,7 @@ __all__ = [
     "load_config",
     "losses",
     "model_spec",
+    "plot_sampled",
     "quadrature",
     "register_model",
     "registered_models",

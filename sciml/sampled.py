@@ -151,6 +151,12 @@ class Sampled:
                              "resample onto Grid.from_coordinates(...) instead")
         return self.resample(self.on.with_shape(shape), method=method)
 
+    def plot(self, batch: int = 0, channel: int = 0, ax=None, **kwargs):
+        """Draw one function; see :func:`sciml.plot_sampled`."""
+        from .plots import plot_sampled
+
+        return plot_sampled(self, batch, channel, ax, **kwargs)
+
     # -- xarray ---------------------------------------------------------------------------------
     def to_xarray(self, name: str | None = None) -> xr.DataArray:
         """Labelled copy: dims ``batch, channel, x[, y[, z]]`` on grids, ``batch, channel, point`` otherwise.
