@@ -36,3 +36,12 @@ def _strict_numpy():
 def devices():
     """Devices available here: the CPU, plus CUDA when present."""
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture
+def one_thread():
+    """Run torch with one thread, like subprocesses started with OMP_NUM_THREADS=1."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -298,15 +298,6 @@ def test_store_pointers_name_complete_checkpoints_and_prune_the_rest(tmp_path):
 
 
 # -- a real kill -------------------------------------------------------------------------------------
-@pytest.fixture
-def one_thread():
-    """Run in-process training with one thread, like the subprocesses (OMP_NUM_THREADS=1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _latest_epoch(out: Path) -> int | None:
     pointer = out / "checkpoints" / "latest"
     try:

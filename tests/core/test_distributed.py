@@ -64,14 +64,6 @@ def test_global_batch_must_split_evenly_over_ranks(monkeypatch):
         trainer.fit(toy_model.make_data(10))
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_torchrun_two_ranks_matches_single_process_training(tmp_path, one_thread):
     common = ["--dtype", "float64", "--samples", "32", "--batch-size", "8", "--epochs", "6", "--dropout", "0.0"]
     weights = tmp_path / "ddp.safetensors"
