@@ -41,13 +41,13 @@ import numpy as np
 import torch
 
 from ._checks import as_float_tensor, check_shape_tail
+from ._precision import upcast_half
 from .grid import Grid, GridAxis
 from .sampled import Sampled, axis_names
 
 __all__ = ["axis_method", "gradient", "partial"]
 
 METHODS = ("auto", "spectral", "fd")
-_HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def axis_method(axis: GridAxis, method: str = "auto") -> str:
@@ -64,7 +64,7 @@ def axis_method(axis: GridAxis, method: str = "auto") -> str:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     if method == "fd":
         return "fd"
-    if axis.periodic and axis.is_equispaced:
+    if axis.is_periodic_uniform:
         return "fourier"
     if axis.kind == "chebyshev":
         return "chebyshev"
@@ -110,7 +110,7 @@ def partial(values: torch.Tensor, grid: Grid, axis: int, method: str = "auto") -
     dim = values.ndim - grid.ndim + axis
     ax = grid.axes[axis]
     scheme = {"fourier": _fourier, "chebyshev": _chebyshev, "fd": _finite_difference}[axis_method(ax, method)]
-    work = values.float() if values.dtype in _HALF_DTYPES else values  # FFTs need float32 or wider
+    work = upcast_half(values)  # FFTs need float32 or wider
     return scheme(work.movedim(dim, -1), ax).movedim(-1, dim).to(values.dtype)
 
 
@@ -222,6 +222,8 @@ def _fd_stencil(axis: GridAxis) -> tuple[np.ndarray, np.ndarray]:
         right = np.concatenate([x[1:], [x[0] + axis.length]])
         index = (np.arange(n)[:, None] + np.array([-1, 0, 1])) % n
         return index, np.stack(_central(x - left, right - x), axis=-1)
+    if n == 1:  # nothing varies along a one-point axis
+        return np.zeros((1, 1), dtype=int), np.zeros((1, 1))
     if n == 2:
         slope = np.array([-1.0, 1.0]) / (x[1] - x[0])
         return np.array([[0, 1], [0, 1]]), np.stack([slope, slope])

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from ._precision import real_dtype, upcast_half
 from .domain import Domain
 
 __all__ = ["Discretization", "discretization_from_dict", "register_discretization"]
@@ -73,6 +74,31 @@ class Discretization(ABC):
     def weights_shaped(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
         """Quadrature weights reshaped to ``shape``, ready to broadcast against values."""
         return self.weights(dtype, device).reshape(self.shape)
+
+    def _weights_cached(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
+        """Weights ``[*shape]`` that callers promise not to modify (subclasses may cache them)."""
+        return self.weights_shaped(dtype, device)
+
+    def integrate(self, values: torch.Tensor) -> torch.Tensor:
+        r"""Quadrature :math:`\sum_j w_j v_j` over the trailing ``shape`` dims: ``[..., *shape] -> [...]``.
+
+        Half-precision values are integrated in float32 (the sum of many small
+        terms loses too much in float16); complex values integrate both parts.
+
+        Examples
+        --------
+        >>> grid = Grid.uniform((5,))              # trapezoid rule on [0, 1]
+        >>> float(grid.integrate(grid.coordinates()[0]))
+        0.5
+        """
+        shape = tuple(values.shape[values.ndim - len(self.shape):])
+        if values.ndim < len(self.shape) or shape != tuple(self.shape):
+            raise ValueError(f"values: expected trailing shape {tuple(self.shape)}, got {tuple(values.shape)}")
+        values = upcast_half(values)
+        weights = self._weights_cached(real_dtype(values), values.device).reshape(-1)
+        # an elementwise product and torch's pairwise sum: a BLAS dot product accumulates
+        # float32 sequentially and loses ~1e-4 relative accuracy at 200^2 points
+        return (values.flatten(values.ndim - len(self.shape)) * weights).sum(dim=-1)
 
     @abstractmethod
     def to_dict(self) -> dict:

@@ -92,6 +92,12 @@ class GridAxis:
 
     @cached_property
     def _rule(self) -> tuple[np.ndarray, np.ndarray]:
+        x, w = self._compute_rule()
+        x.setflags(write=False)
+        w.setflags(write=False)
+        return x, w
+
+    def _compute_rule(self) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "node":
             rule = quadrature.periodic_rectangle if self.periodic else quadrature.trapezoid
             return rule(self.size, self.lo, self.hi)
@@ -100,16 +106,28 @@ class GridAxis:
         if self.kind == "chebyshev":
             return quadrature.clenshaw_curtis(self.size, self.lo, self.hi)
         x = np.asarray(self.coords, dtype=float)
-        return x, quadrature.trapezoid_weights(x, self.length if self.periodic else None)
+        if self.periodic:
+            return x, quadrature.trapezoid_weights(x, self.length)
+        return x, quadrature.trapezoid_weights(x, lo=self.lo, hi=self.hi)
+
+    @property
+    def is_periodic_uniform(self) -> bool:
+        """Equispaced (node- or cell-centred) and periodic: Fourier methods apply."""
+        return self.periodic and self.kind in ("node", "cell")
+
+    @property
+    def offset(self) -> float:
+        """Position of the first point in units of the spacing: 0 for nodes, 1/2 for cells."""
+        return 0.5 if self.kind == "cell" else 0.0
 
     @property
     def coordinates(self) -> np.ndarray:
-        """Float64 coordinates ``[size]``."""
+        """Float64 coordinates ``[size]`` (read-only)."""
         return self._rule[0]
 
     @property
     def weights(self) -> np.ndarray:
-        """Float64 quadrature weights ``[size]``."""
+        """Float64 quadrature weights ``[size]`` (read-only)."""
         return self._rule[1]
 
     def resized(self, size: int) -> "GridAxis":
@@ -213,7 +231,7 @@ class Grid(Discretization):
     def coordinates(self, dtype: torch.dtype | None = None, device=None) -> tuple[torch.Tensor, ...]:
         """Per-axis coordinate vectors."""
         dtype = dtype or torch.float64
-        return tuple(torch.as_tensor(a.coordinates, dtype=dtype, device=device) for a in self.axes)
+        return tuple(torch.tensor(a.coordinates, dtype=dtype, device=device) for a in self.axes)
 
     def mesh(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
         """Coordinates as a tensor ``[*shape, ndim]``."""
@@ -226,16 +244,16 @@ class Grid(Discretization):
         return self.weights_shaped(dtype, device).reshape(-1)
 
     def weights_shaped(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
-        """Tensor-product weights ``[*shape]``, cached per (dtype, device): losses call this every step.
+        """Tensor-product weights ``[*shape]`` (a fresh copy of a per-dtype/device cache)."""
+        return self._weights_cached(dtype, device).clone()
 
-        The returned tensor is shared; do not modify it in place.
-        """
+    def _weights_cached(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
         key = (dtype or torch.float64, torch.device(device) if device is not None else torch.device("cpu"))
         cached = self._weights_cache.get(key)
         if cached is None:
             cached = torch.ones((), dtype=key[0], device=key[1])
             for ax in self.axes:
-                cached = cached[..., None] * torch.as_tensor(ax.weights, dtype=key[0], device=key[1])
+                cached = cached[..., None] * torch.tensor(ax.weights, dtype=key[0], device=key[1])
             self._weights_cache[key] = cached
         return cached
 

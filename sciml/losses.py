@@ -41,6 +41,7 @@ import numbers
 import torch
 from torch import nn
 
+from ._precision import real_dtype, upcast_half
 from .derivatives import gradient
 from .discretization import Discretization
 from .grid import Grid
@@ -186,8 +187,8 @@ def weighted_mse(pred, target, reduction: str = "mean") -> torch.Tensor:
     """
     pred_values, target_values, disc = _pair(pred, target)
     error = pred_values - target_values
-    weights = _weights(error, disc)
-    mean_square = _integrate(_power(error, 2), weights) / (error.shape[1] * weights.sum())
+    mean_square = _integrate(_power(error, 2), disc) / (error.shape[1] * disc.integrate(torch.ones(
+        disc.shape, dtype=real_dtype(error), device=error.device)))
     return _reduce(mean_square, reduction)
 
 
@@ -286,7 +287,8 @@ class WeightedMSELoss(nn.Module):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _values_and_discretization(u, name: str) -> tuple[torch.Tensor, Discretization]:
+def _values_and_discretization(u, name: str, on: Discretization | None = None):
+    """Values (half precision upcast) and where they live: ``u.on``, else ``on``, else ``Grid.infer``."""
     if isinstance(u, Sampled):
         values, disc = u.values, u.on
     elif isinstance(u, torch.Tensor):
@@ -294,32 +296,27 @@ def _values_and_discretization(u, name: str) -> tuple[torch.Tensor, Discretizati
             raise ValueError(f"{name}: expected a tensor [batch, channels, *spatial], got shape {tuple(u.shape)}")
         if not (u.is_floating_point() or u.is_complex()):
             raise TypeError(f"{name}: expected floating-point values, got dtype {u.dtype}")
-        values, disc = u, Grid.infer(u.shape[2:])
+        values, disc = u, on if on is not None else Grid.infer(u.shape[2:])
     else:
         raise TypeError(f"{name}: expected Sampled or torch.Tensor, got {type(u).__name__}")
-    # half-precision sums of many small weighted terms lose too much: integrate in float32
-    return (values.float() if values.dtype in (torch.float16, torch.bfloat16) else values), disc
+    return upcast_half(values), disc
 
 
 def _pair(pred, target) -> tuple[torch.Tensor, torch.Tensor, Discretization]:
-    pred_values, pred_on = _values_and_discretization(pred, "pred")
-    target_values, target_on = _values_and_discretization(target, "target")
+    known = target.on if isinstance(target, Sampled) else pred.on if isinstance(pred, Sampled) else None
+    pred_values, pred_on = _values_and_discretization(pred, "pred", known)
+    target_values, target_on = _values_and_discretization(target, "target", known)
     if isinstance(pred, Sampled) and isinstance(target, Sampled):
         target_on.check_same(pred_on, "pred")
     if tuple(pred_values.shape) != tuple(target_values.shape):
         raise ValueError(f"pred: expected the shape of target {tuple(target_values.shape)}, "
                          f"got {tuple(pred_values.shape)}")
-    return pred_values, target_values, target_on if isinstance(target, Sampled) else pred_on
+    return pred_values, target_values, target_on
 
 
-def _weights(values: torch.Tensor, disc: Discretization) -> torch.Tensor:
-    real = values.real.dtype if values.is_complex() else values.dtype
-    return disc.weights_shaped(real, values.device)
-
-
-def _integrate(density: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def _integrate(density: torch.Tensor, disc: Discretization) -> torch.Tensor:
     """``[B, C, *shape]`` -> ``[B]``: quadrature over space (one matrix-vector product), summed over channels."""
-    return (density.flatten(2) @ weights.reshape(-1)).sum(dim=1)
+    return disc.integrate(density).sum(dim=1)
 
 
 def _power(values: torch.Tensor, p: float) -> torch.Tensor:
@@ -330,7 +327,7 @@ def _power(values: torch.Tensor, p: float) -> torch.Tensor:
 def _lp(values: torch.Tensor, disc: Discretization, p: float) -> torch.Tensor:
     if math.isinf(p):
         return values.abs().flatten(1).amax(dim=1)
-    return _root(_integrate(_power(values, p), _weights(values, disc)), p)
+    return _root(_integrate(_power(values, p), disc), p)
 
 
 def _squared_h1_seminorm(values: torch.Tensor, disc: Discretization, name: str, method: str) -> torch.Tensor:
@@ -338,11 +335,11 @@ def _squared_h1_seminorm(values: torch.Tensor, disc: Discretization, name: str, 
         raise ValueError(f"{name}: H1 norms need derivatives, and derivatives need values on a Grid; "
                          f"got values on {disc!r} (use an Lp loss, or resample onto a Grid)")
     grad = gradient(Sampled(values, disc, validate=False), method=method).values
-    return _integrate(_power(grad, 2), _weights(grad, disc))
+    return _integrate(_power(grad, 2), disc)
 
 
 def _squared_h1(values: torch.Tensor, disc: Discretization, name: str, method: str) -> torch.Tensor:
-    squared_l2 = _integrate(_power(values, 2), _weights(values, disc))
+    squared_l2 = _integrate(_power(values, 2), disc)
     return squared_l2 + _squared_h1_seminorm(values, disc, name, method)
 
 

@@ -25,7 +25,8 @@ class Mesh(Discretization):
     r"""Points and cells; functions live on the vertices.
 
     Quadrature uses the lumped mass matrix: every cell gives an equal share
-    of its measure (length, area or volume) to each of its vertices,
+    of its measure (length, area or volume; a quad's area is that of its two
+    triangles on the 0-2 diagonal) to each of its vertices,
     :math:`w_i = \sum_{c \ni i} |c| / n_c`. Cells of the highest topological
     dimension present define the measure (a surface mesh in 3D integrates
     over the surface).
@@ -42,6 +43,8 @@ class Mesh(Discretization):
     >>> square = Mesh([[0, 0], [1, 0], [1, 1], [0, 1]], {"triangle": [[0, 1, 2], [0, 2, 3]]})
     >>> square.weights().tolist()
     [0.3333333333333333, 0.16666666666666666, 0.3333333333333333, 0.16666666666666666]
+    >>> Mesh([[0, 0], [1, 0], [1, 1], [0, 1]], {"quad": [[0, 1, 2, 3]]}).weights().tolist()
+    [0.25, 0.25, 0.25, 0.25]
     """
 
     def __init__(self, points, cells: dict):
@@ -49,10 +52,12 @@ class Mesh(Discretization):
         if pts.ndim != 2 or pts.shape[0] == 0 or not 1 <= pts.shape[1] <= 3:
             raise ValueError(f"points: expected a non-empty [n, d] array with d in 1..3, got shape {pts.shape}")
         check_finite(torch.from_numpy(pts), "points")
-        self._points = pts
+        self._points = pts.copy()
         self.cells = _check_cells(cells, len(pts))
         self.domain = Domain.bounding(pts)
-        self._weights = _lumped_mass(pts, self.cells)
+        self._weights = _lumped_mass(self._points, self.cells)
+        for array in (self._points, self._weights, *self.cells.values()):
+            array.setflags(write=False)
 
     @classmethod
     def structured(cls, shape, domain: Domain | None = None) -> "Mesh":
@@ -151,10 +156,10 @@ class Mesh(Discretization):
         return max(CELL_TYPES[k][0] for k in self.cells)
 
     def points(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
-        return torch.as_tensor(self._points, dtype=dtype or torch.float64, device=device)
+        return torch.tensor(self._points, dtype=dtype or torch.float64, device=device)
 
     def weights(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
-        return torch.as_tensor(self._weights, dtype=dtype or torch.float64, device=device)
+        return torch.tensor(self._weights, dtype=dtype or torch.float64, device=device)
 
     def simplices(self) -> np.ndarray:
         """Cells of the top dimension as simplices ``[m, tdim + 1]`` (quads split in two triangles)."""
@@ -226,18 +231,29 @@ def _simplex_measures(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
 
 
 def _lumped_mass(points: np.ndarray, cells: dict[str, np.ndarray]) -> np.ndarray:
-    simplices = _top_simplices(cells)
-    measures = _simplex_measures(points, simplices)
+    """Each top-dimensional cell gives ``|cell| / n_vertices`` to each of its vertices."""
+    top = max(CELL_TYPES[k][0] for k in cells)
     scale = float(np.ptp(points, axis=0).max()) or 1.0
-    tdim = simplices.shape[1] - 1
-    degenerate = measures <= 1e-12 * scale**tdim
+    weights = np.zeros(len(points))
+    for kind, conn in cells.items():
+        if CELL_TYPES[kind][0] != top:
+            continue
+        if kind == "quad":  # area of the two triangles sharing the 0-2 diagonal
+            measures = (_simplex_measures(points, conn[:, [0, 1, 2]])
+                        + _simplex_measures(points, conn[:, [0, 2, 3]]))
+        else:
+            measures = _simplex_measures(points, conn)
+        _check_not_degenerate(measures, conn, kind, scale**top)
+        np.add.at(weights, conn.ravel(), np.repeat(measures / conn.shape[1], conn.shape[1]))
+    return weights
+
+
+def _check_not_degenerate(measures: np.ndarray, conn: np.ndarray, kind: str, reference: float) -> None:
+    degenerate = measures <= 1e-12 * reference
     if degenerate.any():
         first = int(np.flatnonzero(degenerate)[0])
         raise ValueError(
-            f"cells: {int(degenerate.sum())} of {len(measures)} cells are degenerate (zero measure), "
-            f"first at simplex {first} with vertices {simplices[first].tolist()}; remove them (a Delaunay "
+            f"cells: {int(degenerate.sum())} of {len(measures)} {kind} cells are degenerate (zero measure), "
+            f"first at cell {first} with vertices {conn[first].tolist()}; remove them (a Delaunay "
             f"triangulation of points on a lattice adds flat slivers) or build boxes with Mesh.structured"
         )
-    weights = np.zeros(len(points))
-    np.add.at(weights, simplices.ravel(), np.repeat(measures / simplices.shape[1], simplices.shape[1]))
-    return weights

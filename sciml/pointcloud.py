@@ -58,10 +58,10 @@ class PointCloud(Discretization):
         return (self._points.shape[0],)
 
     def points(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
-        return self._points.to(dtype=dtype or torch.float64, device=device)
+        return self._points.to(dtype=dtype or torch.float64, device=device, copy=True)
 
     def weights(self, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
-        return self._weights.to(dtype=dtype or torch.float64, device=device)
+        return self._weights.to(dtype=dtype or torch.float64, device=device, copy=True)
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, PointCloud) and self.domain == other.domain

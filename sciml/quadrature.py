@@ -85,19 +85,27 @@ def clenshaw_curtis(n: int, lo: float = -1.0, hi: float = 1.0) -> tuple[np.ndarr
     return chebyshev_lobatto(n, lo, hi), w * 0.5 * (hi - lo)
 
 
-def trapezoid_weights(x: np.ndarray, period: float | None = None) -> np.ndarray:
+def trapezoid_weights(x: np.ndarray, period: float | None = None,
+                      lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """Trapezoid weights for strictly increasing nodes ``x``.
 
     With ``period`` the axis wraps: each node gets half the distance to its
     neighbours, the last node's right neighbour being ``x[0] + period``.
+    On a bounded axis ``[lo, hi]`` the end nodes also take the stretches
+    ``x[0] - lo`` and ``hi - x[-1]`` (constant extension), so the weights
+    always sum to the length of the axis; ``lo``/``hi`` default to the end nodes.
     """
     x = np.asarray(x, dtype=float)
-    if x.size == 1:
-        return np.array([period if period is not None else 0.0])
+    if period is not None and x.size == 1:
+        return np.array([period])
     gaps = np.diff(x)
     if period is None:
         left = np.concatenate([[0.0], gaps])
         right = np.concatenate([gaps, [0.0]])
+        weights = 0.5 * (left + right)
+        weights[0] += x[0] - (x[0] if lo is None else lo)
+        weights[-1] += (x[-1] if hi is None else hi) - x[-1]
+        return weights
     else:
         wrap = x[0] + period - x[-1]
         left = np.concatenate([[wrap], gaps])

@@ -7,8 +7,9 @@ result is differentiable with respect to the values.
 ==============  =====================================  ======================================
 method          from -> to                             exact for
 ==============  =====================================  ======================================
-``fourier``     periodic node Grid -> periodic node    trigonometric polynomials resolved by
-                Grid on the same domain                both grids
+``fourier``     periodic uniform Grid -> periodic      trigonometric polynomials resolved by
+                uniform Grid (node or cell centred)    both grids
+                on the same domain
 ``linear``      any Grid -> any discretization         multilinear functions
 ``scattered``   Mesh / PointCloud -> any               linear functions (inside the mesh /
                                                        the convex hull of the points)
@@ -27,10 +28,13 @@ imaginary parts (every :math:`R` here is real). Nothing is cached between calls.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy.spatial import Delaunay, QhullError, cKDTree
 
+from ._precision import upcast_half
 from .discretization import Discretization
 from .grid import Grid, GridAxis
 from .mesh import Mesh
@@ -67,7 +71,7 @@ def resample(sampled: Sampled, to: Discretization, method: str = "auto") -> Samp
         ``scattered``: barycentric (piecewise-linear) interpolation on the mesh
         simplices, or on the Delaunay triangulation of a point cloud.
         ``nearest``: value of the nearest source point (periodic axes wrap).
-        ``auto`` picks ``fourier`` between periodic node grids of one domain,
+        ``auto`` picks ``fourier`` between periodic uniform grids of one domain,
         ``linear`` from other grids and ``scattered`` from meshes and point clouds;
         values already on ``to`` are returned as they are (shared, not copied).
 
@@ -131,13 +135,13 @@ def _check_arguments(sampled, to, method) -> str:
 def _auto_method(source: Discretization, target: Discretization) -> str:
     if not isinstance(source, Grid):
         return "scattered"
-    if _is_periodic_node_grid(source) and _is_periodic_node_grid(target) and _same_domain(source, target):
+    if _is_periodic_uniform_grid(source) and _is_periodic_uniform_grid(target) and _same_domain(source, target):
         return "fourier"
     return "linear"
 
 
-def _is_periodic_node_grid(disc: Discretization) -> bool:
-    return isinstance(disc, Grid) and all(a.kind == "node" and a.periodic for a in disc.axes)
+def _is_periodic_uniform_grid(disc: Discretization) -> bool:
+    return isinstance(disc, Grid) and all(a.is_periodic_uniform for a in disc.axes)
 
 
 def _same_domain(a: Discretization, b: Discretization) -> bool:
@@ -146,10 +150,10 @@ def _same_domain(a: Discretization, b: Discretization) -> bool:
 
 
 def _check_fourier(source: Discretization, target: Discretization) -> None:
-    need = "method 'fourier' needs a Grid whose axes are all uniform, node-centred and periodic"
-    if not _is_periodic_node_grid(source):
+    need = "method 'fourier' needs a Grid whose axes are all uniform (node- or cell-centred) and periodic"
+    if not _is_periodic_uniform_grid(source):
         raise ValueError(f"sampled.on: {need}, got {source!r}; use method 'linear'")
-    if not _is_periodic_node_grid(target):
+    if not _is_periodic_uniform_grid(target):
         raise ValueError(f"to: {need}, got {target!r}; use method 'linear'")
     if not _same_domain(source, target):
         raise ValueError(f"to: method 'fourier' needs the domain of sampled.on {source.domain.bounds}, "
@@ -166,39 +170,55 @@ def _per_real_part(apply, values: torch.Tensor) -> torch.Tensor:
 # -- fourier --------------------------------------------------------------------------------------
 def _fourier(values: torch.Tensor, source: Grid, target: Grid) -> torch.Tensor:
     """Band-limited resampling, one axis after the other (the map is a tensor product)."""
-    compute = torch.float32 if values.dtype in (torch.float16, torch.bfloat16) else values.dtype
-    out = values.to(compute)
-    for axis, size in enumerate(target.shape):
-        out = _fourier_axis(out, 2 + axis, size)
+    out = upcast_half(values)
+    for axis, (a, b) in enumerate(zip(source.axes, target.axes)):
+        out = _fourier_axis(out, 2 + axis, b.size, a.offset, b.offset)
     return out.to(values.dtype)
 
 
-def _fourier_axis(values: torch.Tensor, dim: int, size: int) -> torch.Tensor:
-    r"""Resample real ``values`` along ``dim`` from ``n`` to ``size`` equispaced periodic nodes.
+def _fourier_axis(values: torch.Tensor, dim: int, size: int, shift: float = 0.0,
+                  target_shift: float = 0.0) -> torch.Tensor:
+    r"""Resample real ``values`` along ``dim`` from ``n`` to ``size`` equispaced periodic points.
 
-    With coefficients :math:`c_k = \frac1n \sum_j u_j e^{-2\pi i jk/n}` (``norm="forward"``),
-    modes below both Nyquist frequencies are kept, the rest are dropped or zero-padded.
-    Refining an even ``n``: its Nyquist mode becomes the pair :math:`\pm n/2`, each with
-    :math:`c_{n/2}/2`. Coarsening to an even ``size``: the new Nyquist mode gathers
-    :math:`c_{s/2} + c_{-s/2} = 2\,\mathrm{Re}\,c_{s/2}`.
+    The source points sit at ``(j + shift) L / n`` and the target points at
+    ``(m + target_shift) L / size`` (shift 0 for nodes, 1/2 for cell centres).
+    With :math:`c_k = \frac1n e^{-2\pi i k s/n} \sum_j u_j e^{-2\pi i jk/n}`, the coefficients
+    of the trigonometric interpolant, modes below both Nyquist frequencies are kept and
+    evaluated at the targets, the rest are dropped or zero-padded. Refining an even ``n``:
+    its Nyquist mode becomes the pair :math:`\pm n/2`, each with :math:`c_{n/2}/2`.
+    Coarsening to an even ``size``: the new Nyquist mode gathers :math:`c_{s/2} + c_{-s/2}`,
+    whose real samples are :math:`2\,\mathrm{Re}(c_{s/2} e^{i\pi t})(-1)^m`.
     """
     n = values.shape[dim]
-    if n == size:
+    if n == size and shift == target_shift:
         return values
-    spectrum = torch.fft.rfft(values, dim=dim, norm="forward")
+    spectrum = _shifted(torch.fft.rfft(values, dim=dim, norm="forward"), dim, -shift / n)
     kept = (min(n, size) + 1) // 2  # modes 0 .. kept-1 lie strictly below both Nyquist frequencies
     parts = [spectrum.narrow(dim, 0, kept)]
     if size > n and n % 2 == 0:
         parts.append(spectrum.narrow(dim, n // 2, 1) / 2)
-    elif size < n and size % 2 == 0:
-        nyquist = spectrum.narrow(dim, size // 2, 1).real
-        parts.append(torch.complex(2 * nyquist, torch.zeros_like(nyquist)))
-    missing = size // 2 + 1 - sum(p.shape[dim] for p in parts)
+    spectrum_out = _shifted(torch.cat(parts, dim=dim), dim, target_shift / size)
+    if size <= n and size % 2 == 0:  # the target's Nyquist mode: real samples of the folded pair
+        fold = 2.0 if size < n else 1.0
+        nyquist = _shifted(spectrum.narrow(dim, size // 2, 1), dim, target_shift / size, start=size // 2)
+        spectrum_out = torch.cat([spectrum_out, torch.complex(fold * nyquist.real, torch.zeros_like(nyquist.real))], dim)
+    missing = size // 2 + 1 - spectrum_out.shape[dim]
     if missing > 0:
-        pad_shape = list(spectrum.shape)
+        pad_shape = list(spectrum_out.shape)
         pad_shape[dim] = missing
-        parts.append(spectrum.new_zeros(pad_shape))
-    return torch.fft.irfft(torch.cat(parts, dim=dim), n=size, dim=dim, norm="forward")
+        spectrum_out = torch.cat([spectrum_out, spectrum_out.new_zeros(pad_shape)], dim=dim)
+    return torch.fft.irfft(spectrum_out, n=size, dim=dim, norm="forward")
+
+
+def _shifted(spectrum: torch.Tensor, dim: int, fraction: float, start: int = 0) -> torch.Tensor:
+    """Multiply mode ``k = start, start + 1, ...`` along ``dim`` by ``exp(2 pi i k fraction)``."""
+    if fraction == 0.0:
+        return spectrum
+    k = torch.arange(start, start + spectrum.shape[dim], device=spectrum.device, dtype=spectrum.real.dtype)
+    phase = torch.polar(torch.ones_like(k), 2 * math.pi * fraction * k)
+    shape = [1] * spectrum.ndim
+    shape[dim] = -1
+    return spectrum * phase.reshape(shape)
 
 
 # -- linear (from grids) --------------------------------------------------------------------------

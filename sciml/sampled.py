@@ -10,6 +10,7 @@ import torch
 import xarray as xr
 
 from ._checks import as_float_tensor, check_finite
+from ._precision import real_dtype
 from .discretization import Discretization, discretization_from_dict
 from .grid import Grid
 from .pointcloud import PointCloud
@@ -17,6 +18,7 @@ from .pointcloud import PointCloud
 __all__ = ["Sampled"]
 
 DISC_ATTR = "sciml_discretization"
+DTYPE_ATTR = "sciml_dtype"
 AXIS_NAMES = ("x", "y", "z")
 
 
@@ -128,13 +130,11 @@ class Sampled:
     # -- numerics ------------------------------------------------------------------------------
     def weights(self) -> torch.Tensor:
         """Quadrature weights shaped ``on.shape``, on the values' device and real dtype."""
-        real = self.values.real.dtype if self.values.is_complex() else self.values.dtype
-        return self.on.weights_shaped(real, self.values.device)
+        return self.on.weights_shaped(real_dtype(self.values), self.values.device)
 
     def integrate(self) -> torch.Tensor:
-        r"""Integral of each function over the domain, ``[batch, channels]``."""
-        dims = tuple(range(2, self.values.ndim))
-        return (self.values * self.weights()).sum(dim=dims)
+        r"""Integral of each function over the domain, ``[batch, channels]`` (float32 for half inputs)."""
+        return self.on.integrate(self.values)
 
     def resample(self, to: Discretization, method: str = "auto") -> "Sampled":
         """Values on another discretization; see :func:`sciml.resample`."""
@@ -162,11 +162,14 @@ class Sampled:
         """Labelled copy: dims ``batch, channel, x[, y[, z]]`` on grids, ``batch, channel, point`` otherwise.
 
         The discretization is stored as JSON in ``attrs["sciml_discretization"]``
-        so :meth:`from_xarray` restores it exactly.
+        so :meth:`from_xarray` restores it exactly (float16/32/64 and complex values
+        round-trip bit for bit; bfloat16 is stored as float32 and cast back).
         """
         values = self.values.detach().cpu()
-        if values.dtype in (torch.float16, torch.bfloat16):
+        attrs = dict(self.attrs)
+        if values.dtype == torch.bfloat16:  # NumPy has no bfloat16: store float32 and remember
             values = values.float()
+            attrs[DTYPE_ATTR] = "bfloat16"
         data = values.numpy()
         channel = list(self.channel_names) if self.channel_names else np.arange(self.channels)
         coords = {"batch": np.arange(self.batch_size), "channel": channel}
@@ -177,7 +180,6 @@ class Sampled:
             dims = ("batch", "channel", "point")
             pts = self.on.points().numpy()
             coords.update({n: ("point", pts[:, i]) for i, n in enumerate(axis_names(self.on.ndim))})
-        attrs = dict(self.attrs)
         attrs[DISC_ATTR] = self.on.to_json()
         return xr.DataArray(data, dims=dims, coords=coords, attrs=attrs, name=name)
 
@@ -185,20 +187,44 @@ class Sampled:
     def from_xarray(cls, array: xr.DataArray) -> "Sampled":
         """Inverse of :meth:`to_xarray`; also accepts arrays made elsewhere.
 
-        Without the ``sciml_discretization`` attribute, dims other than ``batch``
-        and ``channel`` are read as grid axes with explicit coordinates, or as a
-        ``point`` dimension with per-point coordinates ``x, y, z``.
+        Without the ``sciml_discretization`` attribute, or when the array's dims
+        or coordinates no longer match it (after ``transpose``, ``isel``, ``interp``),
+        dims other than ``batch`` and ``channel`` are read as grid axes with explicit
+        coordinates, or as a ``point`` dimension with per-point coordinates ``x, y, z``.
         """
         if not isinstance(array, xr.DataArray):
             raise TypeError(f"array: expected xarray.DataArray, got {type(array).__name__}")
         attrs = dict(array.attrs)
         disc_json = attrs.pop(DISC_ATTR, None)
+        dtype_name = attrs.pop(DTYPE_ATTR, None)
         array = _with_batch_and_channel(array)
-        disc = Discretization.from_json(disc_json) if disc_json else _infer_discretization(array)
+        disc = Discretization.from_json(disc_json) if disc_json else None
+        if disc is not None and not _matches(array, disc):
+            disc = None  # the array was transposed, sliced or interpolated since it was written
+        if disc is None:
+            disc = _infer_discretization(array)
+        elif isinstance(disc, Grid):
+            array = array.transpose("batch", "channel", *axis_names(disc.ndim))
         channel = array.coords["channel"].values if "channel" in array.coords else None
         names = [str(c) for c in channel] if channel is not None and channel.dtype.kind in "USO" else None
         values = torch.from_numpy(np.ascontiguousarray(array.values))
+        if dtype_name == "bfloat16":
+            values = values.to(torch.bfloat16)
         return cls(values, disc, channel_names=names, attrs=attrs)
+
+
+def _matches(array: xr.DataArray, disc: Discretization) -> bool:
+    """Whether the stored discretization still describes ``array``'s dims and coordinates."""
+    if isinstance(disc, Grid):
+        names = axis_names(disc.ndim)
+        return set(array.dims[2:]) == set(names) and all(
+            name in array.coords and np.array_equal(array.coords[name].values, ax.coordinates)
+            for name, ax in zip(names, disc.axes))
+    if array.dims[2:] != ("point",) or array.sizes["point"] != disc.num_points:
+        return False
+    points = disc.points().numpy()
+    return all(np.array_equal(array.coords[name].values, points[:, i])
+               for i, name in enumerate(axis_names(disc.ndim)) if name in array.coords)
 
 
 def _with_batch_and_channel(array: xr.DataArray) -> xr.DataArray:

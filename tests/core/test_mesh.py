@@ -124,7 +124,7 @@ def test_mesh_bad_input(tmp_path):
         Mesh([[0, 0], [1, 0]], {"polygon": [[0, 1]]})
     with pytest.raises(ValueError, match=r"cells\['triangle'\]: vertex indices must lie in \[0, 3\)"):
         Mesh([[0, 0], [1, 0], [0, 1]], {"triangle": [[0, 1, 3]]})
-    with pytest.raises(ValueError, match="cells: 1 of 2 cells are degenerate"):
+    with pytest.raises(ValueError, match="cells: 1 of 2 triangle cells are degenerate"):
         Mesh([[0, 0], [1, 0], [0, 1], [2, 0]], {"triangle": [[0, 1, 2], [0, 1, 3]]})
     with pytest.raises(ValueError, match="points: expected finite values"):
         Mesh([[0, 0], [1, np.nan], [0, 1]], {"triangle": [[0, 1, 2]]})
