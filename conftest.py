@@ -1,0 +1,15 @@
+"""Root pytest configuration: the names docstring examples may use without importing them."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import sciml
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(doctest_namespace):
+    doctest_namespace.update({name: getattr(sciml, name) for name in sciml.__all__})
+    doctest_namespace.update(json=json, np=np, torch=torch, sciml=sciml)
