@@ -21,7 +21,14 @@ _REGISTRY: dict[str, type["Discretization"]] = {}
 
 
 def register_discretization(cls: type["Discretization"]) -> type["Discretization"]:
-    """Class decorator: make ``cls`` reconstructible by :func:`discretization_from_dict`."""
+    """Class decorator: make ``cls`` reconstructible by :func:`discretization_from_dict`.
+
+    The serialized ``type`` is the class name, so two different classes may not share one.
+    """
+    known = _REGISTRY.get(cls.__name__)
+    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"cls: a discretization named {cls.__name__!r} is registered already "
+                         f"({known.__module__}.{known.__qualname__})")
     _REGISTRY[cls.__name__] = cls
     return cls
 

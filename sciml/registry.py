@@ -23,13 +23,17 @@ def register_model(name: str):
     def decorate(cls):
         if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
             raise TypeError(f"{cls.__name__}: register_model needs a dataclass 'config_class' attribute")
-        if name in _MODELS and _MODELS[name] is not cls:
+        if name in _MODELS and _qualified(_MODELS[name]) != _qualified(cls):  # re-running a module is fine
             raise ValueError(f"name: a model named {name!r} is registered already ({_MODELS[name].__name__})")
         _MODELS[name] = cls
         cls.registry_name = name
         return cls
 
     return decorate
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def registered_models() -> dict[str, type[nn.Module]]:

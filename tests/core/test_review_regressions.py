@@ -92,3 +92,29 @@ def test_fourier_resampling_on_cell_centred_periodic_grids_is_exact(source, targ
 
     v = Sampled(f(g.coordinates()[0])[None, None], g).resample(h, method="fourier")
     torch.testing.assert_close(v.values[0, 0], f(h.coordinates()[0]), atol=1e-13, rtol=0)
+
+
+def test_registries_refuse_a_different_class_under_a_taken_name_but_allow_reloads():
+    import sciml
+    from sciml.discretization import register_discretization
+
+    shadow = type("Grid", (Grid,), {"__module__": "user_code"})
+    with pytest.raises(ValueError, match="cls: a discretization named 'Grid' is registered already"):
+        register_discretization(shadow)
+    assert register_discretization(Grid) is Grid
+
+    from dataclasses import dataclass
+
+    @dataclass
+    class Config:
+        width: int = 1
+
+    def make(module):
+        return type("Reloaded", (torch.nn.Module,), {"config_class": Config, "__module__": module,
+                                                     "__qualname__": "Reloaded"})
+
+    first, again = make("user_models"), make("user_models")
+    sciml.register_model("reloaded-test")(first)
+    assert sciml.register_model("reloaded-test")(again) is again  # same module.qualname: a reload
+    with pytest.raises(ValueError, match="a model named 'reloaded-test' is registered already"):
+        sciml.register_model("reloaded-test")(make("other_package"))
