@@ -10,11 +10,13 @@ method          from -> to                             exact for
 ``fourier``     periodic uniform Grid -> periodic      trigonometric polynomials resolved by
                 uniform Grid (node or cell centred)    both grids
                 on the same domain
+``polynomial``  Chebyshev Grid -> any discretization   polynomials of the grid's degree
 ``linear``      any Grid -> any discretization         multilinear functions
 ``scattered``   Mesh / PointCloud -> any               linear functions (inside the mesh /
                                                        the convex hull of the points)
 ``nearest``     any -> any                             constants
-``auto``        ``fourier`` when possible, ``linear`` from grids, ``scattered`` otherwise
+``auto``        ``fourier`` when possible, ``polynomial`` from Chebyshev grids, ``linear`` from
+                other grids, ``scattered`` otherwise
 ==============  =====================================  ======================================
 
 Outside the source, ``linear`` clamps each coordinate to the source grid's coordinate range
@@ -42,7 +44,7 @@ from .sampled import Sampled
 
 __all__ = ["resample"]
 
-METHODS = ("auto", "fourier", "linear", "scattered", "nearest")
+METHODS = ("auto", "fourier", "polynomial", "linear", "scattered", "nearest")
 
 #: barycentric coordinates down to this (negative) value still count as inside a simplex
 INSIDE_TOLERANCE = 1e-9
@@ -57,7 +59,7 @@ def resample(sampled: Sampled, to: Discretization, method: str = "auto") -> Samp
         Values ``[batch, channels, *sampled.on.shape]``, real or complex.
     to : Discretization
         Target points, in as many dimensions as ``sampled.on``.
-    method : {"auto", "fourier", "linear", "scattered", "nearest"}
+    method : {"auto", "fourier", "polynomial", "linear", "scattered", "nearest"}
         ``fourier``: truncate or zero-pad the discrete Fourier series per axis,
 
         .. math::
@@ -67,12 +69,14 @@ def resample(sampled: Sampled, to: Discretization, method: str = "auto") -> Samp
         evaluated on the target nodes (a Nyquist mode is split evenly between
         :math:`\pm n/2` when refining and folded back when coarsening, so real
         data stay real and up-then-down sampling is the identity).
+        ``polynomial``: tensor-product polynomial interpolation through the points
+        of a Chebyshev grid (barycentric formula); spectrally accurate for smooth data.
         ``linear``: multilinear interpolation on the source grid cells.
         ``scattered``: barycentric (piecewise-linear) interpolation on the mesh
         simplices, or on the Delaunay triangulation of a point cloud.
         ``nearest``: value of the nearest source point (periodic axes wrap).
         ``auto`` picks ``fourier`` between periodic uniform grids of one domain,
-        ``linear`` from other grids and ``scattered`` from meshes and point clouds;
+        ``polynomial`` from Chebyshev grids, ``linear`` from other grids and ``scattered`` from meshes and point clouds;
         values already on ``to`` are returned as they are (shared, not copied).
 
     Returns
@@ -104,7 +108,8 @@ def resample(sampled: Sampled, to: Discretization, method: str = "auto") -> Samp
     method = _check_arguments(sampled, to, method)
     if to == sampled.on:
         return Sampled(sampled.values, to, sampled.channel_names, sampled.attrs, validate=False)
-    apply = {"fourier": _fourier, "linear": _linear, "scattered": _scattered, "nearest": _nearest}[method]
+    apply = {"fourier": _fourier, "polynomial": _polynomial, "linear": _linear, "scattered": _scattered,
+             "nearest": _nearest}[method]
     values = _per_real_part(lambda v: apply(v, sampled.on, to), sampled.values)
     return Sampled(values, to, sampled.channel_names, sampled.attrs, validate=False)
 
@@ -124,6 +129,8 @@ def _check_arguments(sampled, to, method) -> str:
                          f"got {to.ndim}D ({to!r})")
     if method == "auto":
         return _auto_method(source, to)
+    if method == "polynomial" and not (isinstance(source, Grid) and all(a.kind == "chebyshev" for a in source.axes)):
+        raise ValueError(f"sampled.on: method 'polynomial' needs a Chebyshev Grid, got {source!r}")
     if method == "fourier":
         _check_fourier(source, to)
     if method == "linear" and not isinstance(source, Grid):
@@ -137,6 +144,8 @@ def _auto_method(source: Discretization, target: Discretization) -> str:
         return "scattered"
     if _is_periodic_uniform_grid(source) and _is_periodic_uniform_grid(target) and _same_domain(source, target):
         return "fourier"
+    if all(a.kind == "chebyshev" for a in source.axes):
+        return "polynomial"
     return "linear"
 
 
@@ -219,6 +228,55 @@ def _shifted(spectrum: torch.Tensor, dim: int, fraction: float, start: int = 0) 
     shape = [1] * spectrum.ndim
     shape[dim] = -1
     return spectrum * phase.reshape(shape)
+
+
+# -- polynomial (from Chebyshev grids) -------------------------------------------------------------
+def _polynomial(values: torch.Tensor, source: Grid, target: Discretization) -> torch.Tensor:
+    """Tensor-product polynomial interpolation through the Chebyshev points, per axis (barycentric)."""
+    dtype, values = values.dtype, upcast_half(values)
+    return _polynomial_work(values, source, target).to(dtype)
+
+
+def _polynomial_work(values: torch.Tensor, source: Grid, target: Discretization) -> torch.Tensor:
+    if isinstance(target, Grid):
+        for axis, (src, dst) in enumerate(zip(source.axes, target.axes)):
+            if src != dst:
+                matrix = _as(values, _barycentric_matrix(src, dst.coordinates))
+                values = torch.movedim(torch.movedim(values, 2 + axis, -1) @ matrix.T, -1, 2 + axis)
+        return values
+    points = target.points().numpy()
+    letters = "ijk"[:source.ndim]
+    out = values.unsqueeze(2)  # [B, C, 1, *shape]: the point index broadcasts through the contraction
+    for axis, src in enumerate(source.axes):
+        rest = letters[axis + 1:]
+        matrix = _as(values, _barycentric_matrix(src, points[:, axis]))
+        out = torch.einsum(f"bcp{letters[axis]}{rest},p{letters[axis]}->bcp{rest}", out, matrix)
+    return out.reshape(*values.shape[:2], *target.shape)
+
+
+def _barycentric_matrix(axis: GridAxis, targets: np.ndarray) -> np.ndarray:
+    r"""Rows ``[m, n]`` of the polynomial interpolant through Chebyshev–Lobatto points.
+
+    :math:`p(t) = \sum_j \frac{w_j}{t - x_j} u_j \big/ \sum_j \frac{w_j}{t - x_j}` with
+    :math:`w_j = (-1)^j`, halved at both ends (the second barycentric formula); targets
+    are clamped to the axis (no polynomial extrapolation) and nodes hit exactly give
+    unit rows.
+    """
+    x = axis.coordinates
+    w = (-1.0) ** np.arange(x.size)
+    w[[0, -1]] *= 0.5
+    t = np.clip(targets, x[0], x[-1])
+    gaps = t[:, None] - x[None, :]
+    hit = gaps == 0.0
+    terms = w / np.where(hit, 1.0, gaps)
+    rows = terms / terms.sum(axis=1, keepdims=True)
+    on_node = hit.any(axis=1)
+    rows[on_node] = hit[on_node].astype(float)
+    return rows
+
+
+def _as(values: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(matrix, dtype=values.real.dtype, device=values.device)
 
 
 # -- linear (from grids) --------------------------------------------------------------------------

@@ -441,7 +441,7 @@ def test_rejects_bad_arguments():
         resample(source.values, grid)
     with pytest.raises(TypeError, match="to: expected a Discretization.*got tuple"):
         resample(source, (16, 16))
-    with pytest.raises(ValueError, match=r"method: expected one of \('auto', 'fourier', 'linear'.*'cubic'"):
+    with pytest.raises(ValueError, match=r"method: expected one of \('auto', 'fourier', 'polynomial', 'linear'.*'cubic'"):
         resample(source, grid, "cubic")
     with pytest.raises(ValueError, match="to: expected a discretization in 2D.*got 3D"):
         resample(source, Grid.uniform((4, 4, 4)))
@@ -461,3 +461,44 @@ def test_rejects_methods_that_do_not_apply():
     flat = PointCloud([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]])
     with pytest.raises(ValueError, match="sampled.on: the 3 points admit no Delaunay triangulation"):
         resample(Sampled(torch.ones(1, 1, 3), flat), Grid.uniform((3, 3)), "scattered")
+
+
+# -- polynomial (Chebyshev grids) -----------------------------------------------------------------
+def _smooth(x, y):
+    return torch.exp(x) * torch.sin(3 * y) + x**4
+
+
+def test_polynomial_resampling_from_chebyshev_grids_is_spectral():
+    source = Grid.chebyshev((17, 13), Domain([(-1, 2), (0, 1)]))
+    x, y = source.mesh().unbind(-1)
+    u = Sampled(_smooth(x, y)[None, None], source)
+    assert resample(u, source.with_shape((5, 5)), "auto").on.kinds == ("chebyshev", "chebyshev")
+    fine = u.at_resolution((33, 40))  # auto picks "polynomial"
+    X, Y = fine.on.mesh().unbind(-1)
+    assert float((fine.values[0, 0] - _smooth(X, Y)).abs().max()) < 1e-10  # linear gave ~1e-2
+    cloud = PointCloud(np.random.default_rng(0).random((50, 2)) * [3, 1] + [-1, 0], domain=source.domain)
+    p = cloud.points()
+    assert float((resample(u, cloud).values[0, 0] - _smooth(p[:, 0], p[:, 1])).abs().max()) < 1e-10
+    errors = []
+    for n in (5, 9, 17):
+        coarse = Grid.chebyshev((n, n), source.domain)
+        cx, cy = coarse.mesh().unbind(-1)
+        errors.append(float((resample(Sampled(_smooth(cx, cy)[None, None], coarse), cloud).values[0, 0]
+                             - _smooth(p[:, 0], p[:, 1])).abs().max()))
+    assert errors[2] < 1e-4 * errors[0]  # faster than any power: spectral convergence
+
+
+def test_polynomial_resampling_is_exact_for_polynomials_in_3d_and_differentiable():
+    grid = Grid.chebyshev((5, 4, 3))
+    x, y, z = grid.mesh().unbind(-1)
+    u = Sampled((x**4 * y**3 * z**2 - 2 * x * z + 1)[None, None], grid)
+    cloud = PointCloud(np.random.default_rng(1).random((20, 3)))
+    p = cloud.points()
+    expected = p[:, 0] ** 4 * p[:, 1] ** 3 * p[:, 2] ** 2 - 2 * p[:, 0] * p[:, 2] + 1
+    torch.testing.assert_close(resample(u, cloud, "polynomial").values[0, 0], expected, atol=1e-13, rtol=0)
+    small = Grid.chebyshev((4, 3))
+    values = torch.rand(1, 1, 4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: resample(Sampled(v, small), Grid.chebyshev((6, 5)), "polynomial").values,
+                                    (values,))
+    with pytest.raises(ValueError, match="sampled.on: method 'polynomial' needs a Chebyshev Grid"):
+        resample(Sampled(torch.zeros(1, 1, 4), Grid.uniform(4)), Grid.uniform(8), "polynomial")
