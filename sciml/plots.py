@@ -38,7 +38,7 @@ def plot_sampled(u: Sampled, batch: int = 0, channel: int = 0, ax=None, **kwargs
     >>> grid = Grid.uniform((64, 64))
     >>> x, y = grid.mesh().unbind(-1)
     >>> ax = plot_sampled(Sampled((x * y)[None, None], grid))
-    >>> ax.figure.savefig("u.png")
+    >>> ax.figure.savefig("u.png")  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 

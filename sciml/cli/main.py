@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: subcommand modules, in the order ``sciml --help`` lists them
-SUBCOMMANDS = ("info",)
+SUBCOMMANDS = ("info", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:
