@@ -13,6 +13,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_python_block_runs(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCIML_DATA", str(tmp_path / "cache"))
     script = tmp_path / f"readme_block_{index}.py"
     script.write_text(BLOCKS[index])
     runpy.run_path(str(script), run_name="__main__")
@@ -24,3 +25,5 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch, capsys):
         assert norms[2] == pytest.approx(0.5, abs=5e-3)
     if index == 1:
         assert float(printed[0]) < 0.05 and printed[1] == "True"
+    if index == 2:
+        assert " ".join(printed) == "(64, 1, 32, 32) (64, 1, 32, 32) (64, 64)"
