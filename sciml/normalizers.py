@@ -24,14 +24,14 @@ True
 
 from __future__ import annotations
 
-import math
-import numbers
+import inspect
 from collections.abc import Iterable
 
 import torch
 from torch import nn
 
-from ._checks import as_float_tensor, check_positive_int
+from ._checks import as_float_tensor, check_finite, check_positive_int
+from ._validators import check_finite_float, check_positive_float
 from .sampled import Sampled
 
 __all__ = ["GaussianNormalizer", "MinMaxNormalizer", "Normalizer"]
@@ -58,7 +58,7 @@ class Normalizer(nn.Module):
     def __init__(self, channels: int, eps: float = 1e-6):
         super().__init__()
         self.channels = check_positive_int(channels, "channels")
-        self.eps = _check_positive_float(eps, "eps")
+        self.eps = check_positive_float(eps, "eps")
         for name in self.statistic_names:
             self.register_buffer(name, torch.zeros(self.channels, dtype=torch.float64))
         self.register_buffer("fitted", torch.tensor(False))
@@ -77,10 +77,17 @@ class Normalizer(nn.Module):
         data : Sampled, tensor ``[B, C, *spatial]``, or an iterable of them
             An iterable is reduced chunk by chunk (e.g. ``(a for a, u in loader)``),
             so the data need not fit in memory at once.
+
+        Raises
+        ------
+        ValueError
+            The data hold NaN or infinite values (the message names the chunk
+            ``data[i]`` of an iterable), or have the wrong number of channels.
         """
-        items = [data] if isinstance(data, (Sampled, torch.Tensor)) else _as_list(data)
-        chunks = [self._channels_by_points(item, f"data[{i}]" if len(items) > 1 else "data")
-                  for i, item in enumerate(items)]
+        if isinstance(data, (Sampled, torch.Tensor)):
+            chunks = [self._channels_by_points(data, "data")]
+        else:
+            chunks = [self._channels_by_points(item, f"data[{i}]") for i, item in enumerate(_as_list(data))]
         statistics = self._fit_statistics(chunks)
         with torch.no_grad():
             for name in self.statistic_names:
@@ -92,6 +99,7 @@ class Normalizer(nn.Module):
         values = self._checked_values(item, name)
         if values[:, :1].numel() == 0:
             raise ValueError(f"{name}: expected at least one sample to fit, got shape {tuple(values.shape)}")
+        check_finite(values.detach(), name)
         return values.detach().to(torch.float64).transpose(0, 1).reshape(self.channels, -1)
 
     # -- transforms ----------------------------------------------------------------------------
@@ -138,30 +146,53 @@ class Normalizer(nn.Module):
 
     @staticmethod
     def from_dict(data: dict) -> "Normalizer":
-        """Rebuild a normalizer written by :meth:`to_dict` (any subclass, by its ``kind``)."""
+        """Rebuild a normalizer written by :meth:`to_dict` (any subclass, by its ``kind``).
+
+        Raises
+        ------
+        ValueError
+            ``data`` is not what :meth:`to_dict` writes: unknown kind, unknown or
+            missing constructor arguments, bad argument values, statistics of the
+            wrong length or not finite. The message names the entry.
+        """
         if not isinstance(data, dict) or "kind" not in data:
             raise ValueError(f"data: expected a dict with a 'kind' key, got {type(data).__name__}")
         kinds = _normalizer_kinds()
-        if data["kind"] not in kinds:
-            raise ValueError(f"data['kind']: expected one of {sorted(kinds)}, got {data['kind']!r}")
+        kind = data["kind"]
+        if not isinstance(kind, str) or kind not in kinds:
+            raise ValueError(f"data['kind']: expected one of {sorted(kinds)}, got {kind!r}")
         arguments = {k: v for k, v in data.items() if k not in ("kind", "fitted", "statistics")}
-        normalizer = kinds[data["kind"]](**arguments)
-        normalizer._load_statistics(data.get("statistics", {}), bool(data.get("fitted", False)))
+        _check_arguments(kinds[kind], arguments)
+        try:
+            normalizer = kinds[kind](**arguments)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"data: cannot rebuild {kind} from {arguments}: {exc}") from exc
+        fitted = data.get("fitted", False)
+        if not isinstance(fitted, bool):
+            raise ValueError(f"data['fitted']: expected true or false, got {fitted!r}")
+        normalizer._load_statistics(data.get("statistics", {}), fitted)
         return normalizer
 
     def _load_statistics(self, statistics: dict, fitted: bool) -> None:
+        if not isinstance(statistics, dict):
+            raise ValueError(f"data['statistics']: expected a dict of name -> list, got {type(statistics).__name__}")
         missing = [name for name in self.statistic_names if name not in statistics]
         if fitted and missing:
             raise ValueError(f"data['statistics']: expected entries {list(self.statistic_names)}, missing {missing}")
         with torch.no_grad():
             for name in self.statistic_names:
                 if name in statistics:
-                    value = torch.as_tensor(statistics[name], dtype=torch.float64)
-                    if tuple(value.shape) != (self.channels,):
-                        raise ValueError(f"data['statistics'][{name!r}]: expected {self.channels} values, "
-                                         f"got shape {tuple(value.shape)}")
-                    getattr(self, name).copy_(value)
+                    getattr(self, name).copy_(self._statistic(statistics[name], f"data['statistics'][{name!r}]"))
             self.fitted.fill_(fitted)
+
+    def _statistic(self, value, name: str) -> torch.Tensor:
+        try:
+            value = torch.as_tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{name}: expected {self.channels} numbers, got {value!r:.80}") from exc
+        if tuple(value.shape) != (self.channels,):
+            raise ValueError(f"{name}: expected {self.channels} values, got shape {tuple(value.shape)}")
+        return check_finite(value, name)
 
     def extra_repr(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self._constructor_arguments().items())
@@ -243,8 +274,8 @@ class MinMaxNormalizer(Normalizer):
 
     def __init__(self, channels: int, low: float = 0.0, high: float = 1.0, eps: float = 1e-6):
         super().__init__(channels, eps)
-        low = _check_finite_float(low, "low")
-        high = _check_finite_float(high, "high")
+        low = check_finite_float(low, "low")
+        high = check_finite_float(high, "high")
         if not low < high:
             raise ValueError(f"high: expected a value above low={low}, got {high}")
         self.low, self.high = low, high
@@ -276,6 +307,22 @@ def _normalizer_kinds() -> dict[str, type[Normalizer]]:
     return kinds
 
 
+def _check_arguments(kind: type[Normalizer], arguments: dict) -> None:
+    """Unknown or missing constructor arguments of ``kind`` as a ``ValueError`` naming them."""
+    parameters = dict(inspect.signature(kind.__init__).parameters)
+    parameters.pop("self", None)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = sorted(set(arguments) - set(parameters))
+    if unknown:
+        raise ValueError(f"data: unknown entries {unknown} for {kind.__name__}; expected some of "
+                         f"{sorted(parameters)} besides 'kind', 'fitted' and 'statistics'")
+    missing = [name for name, p in parameters.items() if p.default is inspect.Parameter.empty
+               and p.kind is not inspect.Parameter.VAR_POSITIONAL and name not in arguments]
+    if missing:
+        raise ValueError(f"data: missing entries {missing} for {kind.__name__}")
+
+
 def _as_list(data) -> list:
     if not isinstance(data, Iterable) or isinstance(data, (str, bytes, dict)):
         raise TypeError(f"data: expected Sampled, torch.Tensor or an iterable of them, got {type(data).__name__}")
@@ -283,16 +330,3 @@ def _as_list(data) -> list:
     if not items:
         raise ValueError("data: expected at least one batch to fit, got an empty iterable")
     return items
-
-
-def _check_finite_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    return float(value)
-
-
-def _check_positive_float(value, name: str) -> float:
-    value = _check_finite_float(value, name)
-    if value <= 0:
-        raise ValueError(f"{name}: expected a number > 0, got {value}")
-    return value

@@ -8,8 +8,8 @@ Examples
 """
 
 from . import distributed
-from .checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
-from .config import TrainerConfig
+from .checkpoint import Checkpoint, load_checkpoint, read_trainer_config, resolve_checkpoint, save_checkpoint
+from .config import TrainerConfig, resume_mismatches
 from .monitor import Monitor
 from .rng import restore_rng_state, rng_state, seed_everything
 from .schedule import make_optimizer, make_scheduler
@@ -26,8 +26,10 @@ __all__ = [
     "load_checkpoint",
     "make_optimizer",
     "make_scheduler",
+    "read_trainer_config",
     "resolve_checkpoint",
     "restore_rng_state",
+    "resume_mismatches",
     "rng_state",
     "save_checkpoint",
     "seed_everything",

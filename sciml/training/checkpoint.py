@@ -38,7 +38,7 @@ from .config import TrainerConfig
 from .rng import restore_rng_state, rng_state
 from .store import atomic_write_bytes, move_into_place, read_pointer, stale_versions
 
-__all__ = ["Checkpoint", "load_checkpoint", "resolve_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "load_checkpoint", "read_trainer_config", "resolve_checkpoint", "save_checkpoint"]
 
 FORMAT = "sciml-checkpoint"
 FORMAT_VERSION = 1
@@ -141,7 +141,7 @@ def save_checkpoint(path, model: nn.Module, *, optimizer=None, scheduler=None, s
         if state is not None:
             files[STATE_FILE] = _write_file(tmp / STATE_FILE, lambda f: torch.save(state, f))
         info = _info(model, epoch, trainer_config, input_normalizer, target_normalizer, metrics, files)
-        atomic_write_bytes(tmp / CONFIG_FILE, json.dumps(info, indent=2).encode())
+        atomic_write_bytes(tmp / CONFIG_FILE, _strict_json(info, "checkpoint description", indent=2).encode())
         move_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -218,9 +218,17 @@ def _info(model, epoch, trainer_config, input_normalizer, target_normalizer, met
         "num_parameters": sum(p.numel() for p in model.parameters()),
         "trainer": config_to_dict(trainer_config) if trainer_config is not None else None,
         "normalizers": {"input": _norm_dict(input_normalizer), "target": _norm_dict(target_normalizer)},
-        "metrics": json.loads(json.dumps(metrics or {})),
+        "metrics": json.loads(_strict_json(metrics or {}, "metrics")),
         "files": files,
     }
+
+
+def _strict_json(data, name: str, **options) -> str:
+    """``json.dumps`` refusing NaN and infinity, which would make invalid JSON."""
+    try:
+        return json.dumps(data, allow_nan=False, **options)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected JSON-serializable data with finite numbers ({exc})") from exc
 
 
 def _norm_dict(norm) -> dict | None:
@@ -285,14 +293,36 @@ def load_checkpoint(path, model: nn.Module | None = None, *, optimizer=None, sch
     folder = resolve_checkpoint(path)
     info = _read_info(folder)
     _verify_files(folder, info)
+    trainer_config = _trainer_config(folder, info)
     model = _load_model(folder, info, _unwrap(model) if model is not None else None)
     state = _read_state(folder) if STATE_FILE in info["files"] else {}
     _load_training_state(folder, state, optimizer, scheduler, scaler, restore_rng)
     inputs, targets = _load_normalizers(folder, info, input_normalizer, target_normalizer)
-    trainer = info.get("trainer")
-    return Checkpoint(folder, model, int(info.get("epoch", 0)),
-                      config_from_dict(TrainerConfig, trainer) if trainer else None,
-                      info.get("metrics") or {}, inputs, targets, state, info)
+    return Checkpoint(folder, model, info.get("epoch", 0), trainer_config, info.get("metrics") or {},
+                      inputs, targets, state, info)
+
+
+def read_trainer_config(path) -> TrainerConfig | None:
+    """The :class:`TrainerConfig` saved in the checkpoint at ``path`` (``None`` if none), loading nothing else.
+
+    Examples
+    --------
+    >>> read_trainer_config("runs/darcy").lr        # of the run's latest checkpoint
+    0.001
+    """
+    folder = resolve_checkpoint(path)
+    return _trainer_config(folder, _read_info(folder))
+
+
+def _trainer_config(folder: Path, info: dict) -> TrainerConfig | None:
+    saved = info.get("trainer")
+    if saved is None:
+        return None
+    try:
+        return config_from_dict(TrainerConfig, saved)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"path: {str(folder / CONFIG_FILE)!r} is damaged: field 'trainer' is not a valid "
+                         f"TrainerConfig ({exc})") from exc
 
 
 def _read_info(folder: Path) -> dict:
@@ -310,9 +340,44 @@ def _read_info(folder: Path) -> dict:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(f"path: checkpoint format version {version!r} is not readable by this sciml "
                          f"(reads versions <= {FORMAT_VERSION}); upgrade sciml")
-    if not isinstance(info.get("files"), dict) or WEIGHTS_FILE not in info["files"]:
-        raise ValueError(f"path: {str(file)!r} is damaged: it lists no {WEIGHTS_FILE}")
+    _check_info_fields(file, info)
     return info
+
+
+def _check_info_fields(file: Path, info: dict) -> None:
+    """``ValueError`` naming ``file`` and the field when ``config.json`` does not follow the format."""
+
+    def refuse(field: str, expected: str, got) -> None:
+        raise ValueError(f"path: {str(file)!r} is damaged: field {field} should be {expected}, got {got!r:.100}")
+
+    epoch = info.get("epoch", 0)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        refuse("'epoch'", "an integer >= 0", epoch)
+    _check_files_field(file, info.get("files"), refuse)
+    spec = info.get("model")
+    if spec is not None and not (isinstance(spec, dict) and isinstance(spec.get("name"), str)
+                                 and isinstance(spec.get("config"), dict)):
+        refuse("'model'", 'null or {"name": str, "config": dict}', spec)
+    for field in ("trainer", "metrics", "normalizers"):
+        if not isinstance(info.get(field), (dict, type(None))):
+            refuse(repr(field), "null or a dict", info.get(field))
+    for prefix, norm in (info.get("normalizers") or {}).items():
+        if prefix not in ("input", "target") or not isinstance(norm, (dict, type(None))):
+            refuse(f"'normalizers'[{prefix!r}]", "null or a normalizer's to_dict() under 'input' or 'target'", norm)
+
+
+def _check_files_field(file: Path, files, refuse) -> None:
+    if not isinstance(files, dict) or WEIGHTS_FILE not in files:
+        raise ValueError(f"path: {str(file)!r} is damaged: it lists no {WEIGHTS_FILE}")
+    for name, entry in files.items():
+        if name in ("", ".", "..", CONFIG_FILE) or "/" in name or "\\" in name:
+            refuse("'files'", "names of files in the checkpoint folder", name)
+        if not (isinstance(entry, dict) and _is_count(entry.get("bytes")) and isinstance(entry.get("sha256"), str)):
+            refuse(f"'files'[{name!r}]", '{"bytes": int, "sha256": str}', entry)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _verify_files(folder: Path, info: dict) -> None:
@@ -334,7 +399,11 @@ def _load_model(folder: Path, info: dict, model):
         if spec is None:
             raise ValueError(f"model: the checkpoint at {str(folder)!r} holds an unregistered "
                              f"{info.get('model_class')}; pass model= to load its weights into")
-        model = build_model(spec["name"], spec["config"])
+        try:
+            model = build_model(spec["name"], spec["config"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"path: {str(folder / CONFIG_FILE)!r}: cannot rebuild field 'model' "
+                             f"{spec['name']!r} ({exc})") from exc
         state = _read_safetensors(folder / WEIGHTS_FILE, "cpu")
         dtypes = {t.dtype for t in state.values() if t.is_floating_point()}
         if len(dtypes) == 1:                     # rebuild in the saved precision (e.g. float64)
@@ -426,7 +495,11 @@ def _load_normalizers(folder: Path, info: dict, input_normalizer, target_normali
         if norm is None:
             from ..normalizers import Normalizer
 
-            norm = Normalizer.from_dict(spec)
+            try:
+                norm = Normalizer.from_dict(spec)
+            except ValueError as exc:
+                raise ValueError(f"path: {str(folder / CONFIG_FILE)!r} is damaged: field "
+                                 f"'normalizers'[{prefix!r}] ({exc})") from exc
         state = {k[len(prefix) + 1:]: v for k, v in buffers.items() if k.startswith(prefix + ".")}
         try:
             norm.load_state_dict(state, strict=True)

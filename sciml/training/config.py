@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["TrainerConfig"]
+from .._checks import check_positive_int
+from .._validators import check_nonnegative_float, check_positive_float
+
+__all__ = ["TrainerConfig", "resume_mismatches"]
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = (None, "onecycle", "cosine", "step")
@@ -93,23 +96,21 @@ class TrainerConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "step_size", "eval_every"):
-            _check_int(self, name, minimum=1)
+            check_positive_int(getattr(self, name), name, minimum=1)
         for name in ("early_stopping_patience", "checkpoint_every"):
             if getattr(self, name) is not None:
-                _check_int(self, name, minimum=1)
-        _check_int(self, "num_workers", minimum=0)
-        _check_int(self, "seed", minimum=0)
+                check_positive_int(getattr(self, name), name, minimum=1)
+        check_positive_int(self.num_workers, "num_workers", minimum=0)
+        check_positive_int(self.seed, "seed", minimum=0)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler: expected one of {SCHEDULERS}, got {self.scheduler!r}")
-        for name in ("lr", "gamma"):
-            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
-                raise ValueError(f"{name}: expected a positive number, got {getattr(self, name)!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay: expected a number >= 0, got {self.weight_decay!r}")
-        if self.grad_clip is not None and not (isinstance(self.grad_clip, (int, float)) and self.grad_clip > 0):
-            raise ValueError(f"grad_clip: expected None or a positive number, got {self.grad_clip!r}")
+        check_positive_float(self.lr, "lr")
+        check_positive_float(self.gamma, "gamma")
+        check_nonnegative_float(self.weight_decay, "weight_decay")
+        if self.grad_clip is not None:
+            check_positive_float(self.grad_clip, "grad_clip")
         if self.monitor is not None and not isinstance(self.monitor, str):
             raise TypeError(f"monitor: expected None or a metric name, got {type(self.monitor).__name__}")
 
@@ -122,9 +123,35 @@ class TrainerConfig:
         return dataclasses.replace(self, **overrides)
 
 
-def _check_int(config, name: str, minimum: int) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+# Fields whose change alters the trajectory of a run: a resumed run must keep them.
+_RESULT_FIELDS = ("batch_size", "optimizer", "lr", "weight_decay", "scheduler", "grad_clip", "amp", "seed",
+                  "shuffle")
+
+
+def resume_mismatches(saved: TrainerConfig, current: TrainerConfig) -> dict[str, tuple]:
+    """Fields that differ between a checkpoint's config and a run resuming it, and change results.
+
+    Always compared: ``batch_size, optimizer, lr, weight_decay, scheduler,
+    grad_clip, amp, seed, shuffle``; ``step_size`` and ``gamma`` when the
+    scheduler is ``"step"``; ``epochs`` when the schedule spans the whole run
+    (``"onecycle"``, ``"cosine"``). Other fields (``epochs`` otherwise,
+    ``progress``, ``device``, ``eval_every``, ``checkpoint_every``,
+    ``num_workers``, ...) may change between the interrupted and the resumed run.
+
+    Returns
+    -------
+    dict
+        ``{field: (saved value, current value)}``, empty when the run may resume.
+
+    Examples
+    --------
+    >>> resume_mismatches(TrainerConfig(lr=1e-3), TrainerConfig(lr=1e-2, epochs=99, progress=False))
+    {'lr': (0.001, 0.01)}
+    """
+    names = list(_RESULT_FIELDS)
+    if current.scheduler == "step":
+        names += ["step_size", "gamma"]
+    if current.scheduler in ("onecycle", "cosine"):
+        names.append("epochs")
+    return {name: (getattr(saved, name), getattr(current, name)) for name in names
+            if getattr(saved, name) != getattr(current, name)}

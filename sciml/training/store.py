@@ -18,7 +18,10 @@ Why a kill at any moment leaves only complete checkpoints visible:
 3. directories no pointer names are deleted only after the pointers moved.
 
 Leftovers of a killed writer (hidden ``.*.tmp-*`` / ``.*.old-*`` entries and
-unreferenced ``epoch-*`` folders) are removed by :meth:`CheckpointStore.prune`.
+unreferenced ``epoch-*`` folders) are removed by :meth:`CheckpointStore.prune`. A kill between the
+two renames of a replacement (step 1 when the folder already exists) leaves the folder missing and
+its complete previous version as ``.epoch-0005.old-PID``: pointers resolve to that version, and
+:meth:`CheckpointStore.prune` renames it back into place.
 """
 
 from __future__ import annotations
@@ -68,7 +71,12 @@ def write_pointer(directory: Path, name: str, target: str) -> None:
 
 
 def read_pointer(path: Path) -> Path:
-    """The checkpoint folder a pointer file names (``ValueError`` if it names nothing usable)."""
+    """The checkpoint folder a pointer file names (``ValueError`` if it names nothing usable).
+
+    When the named folder is missing because its replacement was interrupted
+    (see :func:`move_into_place`), the kept previous version ``.NAME.old-PID``
+    is returned instead.
+    """
     path = Path(path)
     try:
         target = path.read_text().strip()
@@ -77,9 +85,12 @@ def read_pointer(path: Path) -> Path:
     if not target or "/" in target or "\\" in target:
         raise ValueError(f"path: {str(path)!r} is not a checkpoint pointer (content {target[:60]!r})")
     folder = path.parent / target
-    if not folder.is_dir():
-        raise ValueError(f"path: pointer {str(path)!r} names {target!r}, which does not exist")
-    return folder
+    if folder.is_dir():
+        return folder
+    stale = stale_versions(folder)      # killed between the two renames of a replacement
+    if stale:
+        return stale[0]
+    raise ValueError(f"path: pointer {str(path)!r} names {target!r}, which does not exist")
 
 
 def move_into_place(tmp: Path, path: Path) -> None:
@@ -148,9 +159,14 @@ class CheckpointStore:
         return read_pointer(file) if file.is_file() else None
 
     def prune(self) -> None:
-        """Delete checkpoint folders no pointer names, and leftovers of killed writers."""
+        """Delete checkpoint folders no pointer names, and leftovers of killed writers.
+
+        A pointer that names a folder whose replacement was interrupted gets the
+        kept previous version renamed back into place first, so it stays valid.
+        """
         if not self.root.is_dir():
             return
+        self._restore_interrupted()
         keep = {p.name for p in (self._safe_resolve(n) for n in POINTERS) if p is not None}
         for entry in self.root.iterdir():
             leftover = entry.name.startswith(".") and (".tmp-" in entry.name or ".old-" in entry.name)
@@ -160,6 +176,15 @@ class CheckpointStore:
                     shutil.rmtree(entry, ignore_errors=True)
                 else:
                     entry.unlink(missing_ok=True)
+
+    def _restore_interrupted(self) -> None:
+        for pointer in POINTERS:
+            found = self._safe_resolve(pointer)
+            if found is not None and found.name.startswith("."):        # a stale .NAME.old-PID version
+                target = self.root / found.name[1:found.name.rindex(".old-")]
+                if not target.exists():
+                    os.rename(found, target)
+                    fsync_dir(self.root)
 
     def _safe_resolve(self, pointer: str) -> Path | None:
         try:

@@ -17,8 +17,8 @@ from ..data import OperatorDataset
 from ..operator import Operator
 from ..sampled import Sampled
 from . import distributed
-from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
-from .config import TrainerConfig
+from .checkpoint import load_checkpoint, read_trainer_config, resolve_checkpoint, save_checkpoint
+from .config import TrainerConfig, resume_mismatches
 from .monitor import Monitor
 from .rng import seed_everything
 from .schedule import make_optimizer, make_scheduler, steps_per_batch
@@ -71,8 +71,7 @@ class Trainer:
     --------
     >>> trainer = sciml.Trainer(model, loss=sciml.losses.RelativeL2(), epochs=50, out_dir="runs/darcy")
     >>> history = trainer.fit(data.train, evaluate={"64x64": data.test, "128x128": data.test.at_resolution(128)})
-    >>> history[-1]["eval"]["128x128"]["rel_l2"]
-    0.021
+    >>> error = history[-1]["eval"]["128x128"]["rel_l2"]   # a float; its value depends on model and data
     """
 
     def __init__(self, model: nn.Module, loss=None, config: TrainerConfig | None = None, *,
@@ -115,7 +114,11 @@ class Trainer:
             latest checkpoint in ``out_dir`` (a fresh start when there is none).
             Model, optimizer, scheduler, GradScaler, random generators, epoch,
             early-stopping state and history are restored, so the run ends
-            exactly as an uninterrupted one (bitwise on the CPU).
+            exactly as an uninterrupted one (bitwise on the CPU). The settings
+            that change results must equal the checkpoint's (see
+            :func:`~sciml.training.config.resume_mismatches`); ``epochs`` may
+            grow unless the schedule spans the run, and settings such as
+            ``progress``, ``device`` or ``checkpoint_every`` may change.
 
         Returns
         -------
@@ -123,6 +126,15 @@ class Trainer:
             ``{"epoch", "train_loss", "lr", "seconds", "samples_per_second"}``
             plus ``"eval": {name: {"loss", "rel_l2"}}`` on evaluation epochs;
             the same records go to ``out_dir/metrics.jsonl``.
+
+        Raises
+        ------
+        FloatingPointError
+            A training loss or an evaluation metric is NaN or infinite (the
+            message names the epoch, and the batch or the dataset).
+        ValueError
+            ``resume`` names a checkpoint trained with settings that change
+            results (the message lists them), or no usable checkpoint.
         """
         _check_dataset(train, "train")
         evaluate = _check_eval(evaluate)
@@ -137,7 +149,7 @@ class Trainer:
         for epoch in bar:
             record = self._train_epoch(network, loader, epoch)
             if evaluate and (epoch % config.eval_every == 0 or epoch == config.epochs):
-                record["eval"] = self.evaluate(evaluate)
+                record["eval"] = self._evaluate(evaluate, epoch)
             improved, stop = monitor.update(record)
             improved = improved and monitor.keeps_best
             self.history.append(record)
@@ -158,16 +170,25 @@ class Trainer:
         Under DDP the datasets are split over the ranks and the sums reduced,
         so every rank returns the same numbers.
 
+        Raises
+        ------
+        FloatingPointError
+            A metric is NaN or infinite (the message names the dataset).
+
         Examples
         --------
-        >>> trainer.evaluate({"test": data.test})
+        The numbers are illustrative:
+
+        >>> trainer.evaluate({"test": data.test})    # doctest: +SKIP
         {'test': {'loss': 0.0213, 'rel_l2': 0.0213}}
         """
-        datasets = _check_eval(datasets)
+        return self._evaluate(_check_eval(datasets))
+
+    def _evaluate(self, datasets: dict[str, OperatorDataset], epoch: int | None = None) -> dict:
         was_training = self.model.training
         self.model.eval()
         try:
-            return {name: self._evaluate_one(data) for name, data in datasets.items()}
+            return {name: self._evaluate_one(name, data, epoch) for name, data in datasets.items()}
         finally:
             self.model.train(was_training)
 
@@ -272,7 +293,8 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     # -- evaluation ------------------------------------------------------------------------------
-    def _evaluate_one(self, data: OperatorDataset) -> dict[str, float]:
+    @torch.no_grad()
+    def _evaluate_one(self, name: str, data: OperatorDataset, epoch: int | None) -> dict[str, float]:
         world, rank = distributed.world_size(), distributed.rank()
         batch = max(self.config.batch_size // world, 1)
         loader = DataLoader(data, batch_size=batch, sampler=range(rank, len(data), world), collate_fn=data.collate)
@@ -287,7 +309,13 @@ class Trainer:
                                  torch.tensor(float(n), dtype=torch.float64, device=self.device)])
         distributed.all_reduce_sum(sums)
         loss, rel, n = sums.tolist()
-        return {"loss": loss / n, "rel_l2": rel / n}
+        metrics = {"loss": loss / n, "rel_l2": rel / n}
+        if not all(math.isfinite(v) for v in metrics.values()):
+            when = f" at epoch {epoch}" if epoch is not None else ""
+            raise FloatingPointError(
+                f"evaluate[{name!r}]: expected finite metrics, got {metrics}{when}; check the model's "
+                "outputs, the loss and the normalizers on this dataset")
+        return metrics
 
     def _relative_l2(self):
         if self._rel_l2 is None:
@@ -305,6 +333,7 @@ class Trainer:
             self.history = []
             self._rewrite_log([])
             return 0
+        self._check_resumable(path)
         ckpt = load_checkpoint(path, self.model, optimizer=self.optimizer, scheduler=self.scheduler,
                                scaler=self.scaler, input_normalizer=self.input_normalizer,
                                target_normalizer=self.target_normalizer, restore_rng=True)
@@ -313,6 +342,17 @@ class Trainer:
         self.history = [dict(r) for r in trainer_state.get("history", [])]
         self._rewrite_log(self.history)
         return ckpt.epoch
+
+    def _check_resumable(self, path: Path) -> None:
+        """``ValueError`` listing the settings that differ from the checkpoint's and change results."""
+        saved = read_trainer_config(path)
+        changed = resume_mismatches(saved, self.config) if saved is not None else {}
+        if changed:
+            listing = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
+            raise ValueError(
+                f"resume: the checkpoint at {str(path)!r} was trained with other settings that change "
+                f"results: {listing}; resume with the saved settings "
+                "(sciml.training.read_trainer_config(path)) or start a new run without resume")
 
     def _resume_path(self, resume) -> Path | None:
         if resume is None or resume is False:
@@ -342,12 +382,12 @@ class Trainer:
     def _log(self, record: dict) -> None:
         if self._writes_files():
             with open(self.out_dir / METRICS_FILE, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
+                handle.write(_json_line(record))
 
     def _rewrite_log(self, records: list[dict]) -> None:
         if self._writes_files():
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            text = "".join(json.dumps(r) + "\n" for r in records)
+            text = "".join(_json_line(r) for r in records)
             atomic_write_bytes(self.out_dir / METRICS_FILE, text.encode())
 
     def _checkpoint(self, epoch: int, record: dict, monitor: Monitor, last: bool, improved: bool) -> None:
@@ -367,6 +407,15 @@ class Trainer:
         if latest:
             store.point("latest", path)
         store.prune()
+
+
+def _json_line(record: dict) -> str:
+    """One line of ``metrics.jsonl``; NaN and infinity (invalid JSON) raise ``ValueError``."""
+    try:
+        return json.dumps(record, allow_nan=False) + "\n"
+    except ValueError as exc:
+        raise ValueError(f"record: epoch {record.get('epoch')} holds a non-finite number, which "
+                         f"{METRICS_FILE} cannot store: {record}") from exc
 
 
 def _default_loss():

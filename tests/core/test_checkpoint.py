@@ -239,6 +239,95 @@ def test_newer_format_version_is_refused(checkpoint):
         load_checkpoint(checkpoint)
 
 
+@pytest.fixture
+def described_checkpoint(tmp_path) -> Path:
+    """A checkpoint whose config.json has every optional field: registered model, trainer config, normalizer."""
+    import sciml
+
+    model, optimizer, scheduler, config = trained_state()
+    normalizer = sciml.GaussianNormalizer(1).fit(toy_model.make_data(4).inputs)
+    return save_checkpoint(tmp_path / "ckpt", model, optimizer=optimizer, scheduler=scheduler, trainer_config=config,
+                           input_normalizer=normalizer, metrics={"loss": 0.5})
+
+
+def _set(*keys_and_value):
+    """A change to config.json: ``_set("files", "model.safetensors", "x")`` sets ``info["files"][...] = "x"``."""
+    *keys, last, value = keys_and_value
+
+    def change(info):
+        for key in keys:
+            info = info[key]
+        info[last] = value
+    return change
+
+
+def _drop(*keys):
+    def change(info):
+        for key in keys[:-1]:
+            info = info[key]
+        del info[keys[-1]]
+    return change
+
+
+FOREIGN_FIELDS = [
+    pytest.param(_set("files", "model.safetensors", "x"),
+                 r"field 'files'\['model.safetensors'\] should be \{\"bytes\"", id="files-entry-not-a-dict"),
+    pytest.param(_drop("files", "model.safetensors", "sha256"),
+                 r"field 'files'\['model.safetensors'\] should be", id="files-entry-without-sha256"),
+    pytest.param(_set("files", "model.safetensors", "bytes", -1),
+                 r"field 'files'\['model.safetensors'\] should be", id="files-entry-negative-size"),
+    pytest.param(_set("files", "../../etc/hostname", {"bytes": 1, "sha256": "0"}),
+                 r"field 'files' should be names of files", id="files-outside-the-folder"),
+    pytest.param(_set("epoch", "three"), r"field 'epoch' should be an integer >= 0, got 'three'", id="epoch-a-string"),
+    pytest.param(_set("epoch", [3]), r"field 'epoch' should be an integer >= 0", id="epoch-a-list"),
+    pytest.param(_drop("model", "config"), r"field 'model' should be null or \{\"name\": str, \"config\": dict\}",
+                 id="model-without-config"),
+    pytest.param(_set("model", "config", "depth", 3),
+                 r"cannot rebuild field 'model' 'tests.toy_operator' \(data: unknown keys \['depth'\]",
+                 id="model-config-unknown-key"),
+    pytest.param(_set("trainer", [1]), r"field 'trainer' should be null or a dict", id="trainer-not-a-dict"),
+    pytest.param(_set("trainer", "batch_size", 2.5),
+                 r"field 'trainer' is not a valid TrainerConfig \(batch_size: expected an integer, got float 2.5\)",
+                 id="trainer-batch-size-a-float"),
+    pytest.param(_set("trainer", "lr", "fast"), r"field 'trainer' is not a valid TrainerConfig \(lr: expected a number",
+                 id="trainer-lr-not-a-number"),
+    pytest.param(_set("metrics", [0.5]), r"field 'metrics' should be null or a dict", id="metrics-not-a-dict"),
+    pytest.param(_set("normalizers", "output", None), r"field 'normalizers'\['output'\] should be",
+                 id="normalizers-unknown-slot"),
+    pytest.param(_set("normalizers", "input", "GaussianNormalizer"), r"field 'normalizers'\['input'\] should be",
+                 id="normalizer-not-a-dict"),
+    pytest.param(_set("normalizers", "input", "extra", 1),
+                 r"field 'normalizers'\['input'\] \(data: unknown entries \['extra'\]", id="normalizer-unknown-key"),
+    pytest.param(_set("normalizers", "input", {"kind": "GaussianNormalizer"}),
+                 r"field 'normalizers'\['input'\] \(data: missing entries \['channels'\] for GaussianNormalizer",
+                 id="normalizer-without-channels"),
+    pytest.param(_set("normalizers", "input", "kind", ["GaussianNormalizer"]),
+                 r"field 'normalizers'\['input'\] \(data\['kind'\]", id="normalizer-kind-a-list"),
+    pytest.param(_set("normalizers", "input", "channels", "1"),
+                 r"field 'normalizers'\['input'\] \(data: cannot rebuild GaussianNormalizer .*channels: expected an "
+                 r"integer", id="normalizer-channels-a-string"),
+    pytest.param(_set("normalizers", "input", "statistics", [0.0, 1.0]), r"\(data\['statistics'\]: expected a dict",
+                 id="statistics-not-a-dict"),
+    pytest.param(_set("normalizers", "input", "statistics", "mean", ["a"]),
+                 r"\(data\['statistics'\]\['mean'\]: expected 1 numbers", id="statistics-not-numbers"),
+    pytest.param(_set("normalizers", "input", "statistics", "mean", [float("nan")]),
+                 r"\(data\['statistics'\]\['mean'\]: expected finite values", id="statistics-not-finite"),
+    pytest.param(_set("normalizers", "input", "fitted", "yes"), r"\(data\['fitted'\]: expected true or false",
+                 id="fitted-not-a-bool"),
+]
+
+
+@pytest.mark.parametrize("change, match", FOREIGN_FIELDS)
+def test_foreign_or_damaged_description_fields_raise_value_error_naming_path_and_field(described_checkpoint,
+                                                                                       change, match):
+    info = json.loads((described_checkpoint / "config.json").read_text())
+    change(info)
+    (described_checkpoint / "config.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match=match) as raised:
+        load_checkpoint(described_checkpoint)
+    assert str(described_checkpoint) in str(raised.value)
+
+
 def test_a_different_model_is_refused(checkpoint, tmp_path):
     with pytest.raises(ValueError, match=r"model: the checkpoint at .* holds 'tests.toy_operator' with config "
                                          r"\{.*'hidden': 6.*\}, got 'tests.toy_operator' with config \{.*'hidden': 9"):
@@ -251,6 +340,12 @@ def test_a_different_model_is_refused(checkpoint, tmp_path):
     with pytest.raises(ValueError, match="optimizer: the saved optimizer state does not fit"):
         model = Unregistered(3)
         load_checkpoint(checkpoint, toy_model.make_model(hidden=6), optimizer=make_optimizer(model, TrainerConfig()))
+
+
+def test_non_finite_metrics_are_refused_instead_of_writing_invalid_json(tmp_path):
+    with pytest.raises(ValueError, match="metrics: expected JSON-serializable data with finite numbers"):
+        save_checkpoint(tmp_path / "ckpt", toy_model.make_model(), metrics={"loss": float("nan")})
+    assert list(tmp_path.iterdir()) == []                      # nothing half-written left behind
 
 
 def test_missing_training_state_is_reported(tmp_path):
@@ -295,6 +390,45 @@ def test_store_pointers_name_complete_checkpoints_and_prune_the_rest(tmp_path):
     assert load_checkpoint(store.root / "best").epoch == 2     # pointer file
     with pytest.raises(ValueError, match="pointer: expected one of"):
         store.point("newest", store.path_for(3))
+
+
+def test_interrupted_replacement_is_found_through_pointers_run_folder_and_resume(tmp_path):
+    from sciml.training import Trainer
+
+    data = toy_model.make_data(8)
+    config = TrainerConfig(batch_size=4, lr=1e-2, seed=3, progress=False, device="cpu")
+
+    def run(out_dir, epochs, resume=None):
+        model = toy_model.make_model(seed=0, dropout=0.2)
+        trainer = Trainer(model, config=config.replace(epochs=epochs), out_dir=out_dir)
+        return trainer.fit(data, evaluate={"test": data}, resume=resume), model
+
+    run(tmp_path / "run", 2)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert {(checkpoints / p).read_text().strip() for p in ("latest", "best")} == {"epoch-0002"}
+    # the state a kill between the two renames of a replacement leaves behind
+    os.rename(checkpoints / "epoch-0002", checkpoints / ".epoch-0002.old-12345")
+    for path in (tmp_path / "run", checkpoints, checkpoints / "latest", checkpoints / "best"):
+        assert load_checkpoint(path).epoch == 2, path
+    resumed, model = run(tmp_path / "run", 3, resume=True)
+    reference, reference_model = run(tmp_path / "reference", 3)
+    assert torch.equal(toy_model.flat_weights(model), toy_model.flat_weights(reference_model))
+    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in reference]
+    assert load_checkpoint(tmp_path / "run").epoch == 3
+    assert not list(checkpoints.glob(".*"))
+
+
+def test_prune_puts_an_interrupted_replacement_back_in_place(tmp_path):
+    store = CheckpointStore(tmp_path / "checkpoints")
+    for epoch in (1, 2):
+        save_checkpoint(store.path_for(epoch), toy_model.make_model(seed=epoch), epoch=epoch)
+    store.point("best", store.path_for(1))
+    store.point("latest", store.path_for(2))
+    os.rename(store.path_for(1), store.root / ".epoch-0001.old-12345")
+    assert store.resolve("best") == store.root / ".epoch-0001.old-12345"
+    store.prune()
+    assert sorted(p.name for p in store.root.iterdir()) == ["best", "epoch-0001", "epoch-0002", "latest"]
+    assert store.resolve("best") == store.path_for(1) and load_checkpoint(store.root / "best").epoch == 1
 
 
 # -- a real kill -------------------------------------------------------------------------------------

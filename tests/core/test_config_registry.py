@@ -44,6 +44,46 @@ def test_config_errors(tmp_path):
 
 
 @dataclass
+class Rates:
+    name: str = ""
+    rates: tuple[float, ...] = (1.0,)
+    inner: Inner = field(default_factory=Inner)
+    tolerance: float | None = None
+
+
+def test_yaml_exponent_numbers_are_read_as_numbers_where_the_field_is_numeric(tmp_path):
+    # YAML 1.1 (PyYAML) reads 1e-3 and 1e+1 as strings: only floats with a dot are floats
+    path = tmp_path / "train.yaml"
+    path.write_text("epochs: 1e2\nlr: 1e-3\nweight_decay: 5E-4\ngrad_clip: 1e+1\ngamma: '0.25'\n")
+    data = load_config(path)
+    assert data["lr"] == "1e-3"
+    config = config_from_dict(sciml.TrainerConfig, data)
+    assert config == sciml.TrainerConfig(epochs=100, lr=1e-3, weight_decay=5e-4, grad_clip=10.0, gamma=0.25)
+    assert type(config.epochs) is int and type(config.lr) is float
+    path.write_text("name: 1e-3\nrates: [1e-3, 2]\ninner: {sizes: ['3', 1e1]}\ntolerance: 1e-8\n")
+    assert config_from_dict(Rates, load_config(path)) == Rates("1e-3", (1e-3, 2), Inner((3, 10)), 1e-8)
+
+
+@pytest.mark.parametrize(
+    "text, error, match",
+    [("lr: fast\n", ValueError, r"lr: expected a number, got the string 'fast'"),
+     ("epochs: '2.5'\n", ValueError, r"epochs: expected an integer, got the string '2.5'"),
+     ("epochs: 2.5\n", TypeError, r"epochs: expected an integer, got float 2.5"),
+     ("lr: .inf\n", ValueError, r"lr: expected a finite number > 0, got inf")],
+)
+def test_yaml_values_that_are_not_numbers_name_the_field(tmp_path, text, error, match):
+    path = tmp_path / "train.yaml"
+    path.write_text(text)
+    with pytest.raises(error, match=match):
+        config_from_dict(sciml.TrainerConfig, load_config(path))
+
+
+def test_nested_string_that_is_not_a_number_names_the_nested_field():
+    with pytest.raises(ValueError, match=r"inner.sizes\[1\]: expected an integer, got the string 'x'"):
+        config_from_dict(Rates, {"inner": {"sizes": [1, "x"]}})
+
+
+@dataclass
 class ScaleConfig:
     factor: float = 2.0
 

@@ -163,7 +163,7 @@ def test_argument_errors_name_the_argument():
         normalizer.fit([])
     with pytest.raises(ValueError, match="high: expected a value above low=1.0, got 0.0"):
         MinMaxNormalizer(1, low=1.0, high=0.0)
-    with pytest.raises(ValueError, match="eps: expected a number > 0"):
+    with pytest.raises(ValueError, match="eps: expected a finite number > 0"):
         GaussianNormalizer(1, eps=0.0)
     with pytest.raises(ValueError, match="channels: expected an integer >= 1"):
         GaussianNormalizer(0)
@@ -173,3 +173,44 @@ def test_argument_errors_name_the_argument():
     bad["statistics"]["mean"] = [0.0]
     with pytest.raises(ValueError, match=r"data\['statistics'\]\['mean'\]: expected 2 values"):
         Normalizer.from_dict(bad)
+
+
+@pytest.mark.parametrize("kind", [GaussianNormalizer, MinMaxNormalizer])
+def test_fit_refuses_non_finite_data_naming_the_chunk(kind):
+    grid = Grid.uniform((10, 8))
+    for bad in (float("nan"), float("inf")):
+        data = _data()
+        data[4, 1, 2, 3] = bad
+        normalizer = kind(3)
+        with pytest.raises(ValueError, match=r"^data: expected finite values, found \d NaN and \d infinite"):
+            normalizer.fit(data)
+        with pytest.raises(ValueError, match=r"^data: expected finite values"):
+            normalizer.fit(Sampled(data, grid, validate=False))
+        with pytest.raises(ValueError, match=r"^data\[2\]: expected finite values"):
+            normalizer.fit(iter([_data(seed=1), _data(seed=2), data]))
+        with pytest.raises(ValueError, match=r"^data\[0\]: expected finite values"):
+            normalizer.fit([data])
+        assert not normalizer.is_fitted
+        assert all(torch.equal(getattr(normalizer, name), torch.zeros(3, dtype=torch.float64))
+                   for name in normalizer.statistic_names)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [({"extra": 1}, r"data: unknown entries \['extra'\] for GaussianNormalizer"),
+     ({"channels": None}, r"data: cannot rebuild GaussianNormalizer .*channels: expected an integer, got NoneType"),
+     ({"eps": "small"}, r"data: cannot rebuild GaussianNormalizer .*eps: expected a finite number > 0, got str"),
+     ({"kind": ["GaussianNormalizer"]}, r"data\['kind'\]: expected one of"),
+     ({"fitted": 1}, r"data\['fitted'\]: expected true or false, got 1"),
+     ({"statistics": [[0.0], [1.0]]}, r"data\['statistics'\]: expected a dict of name -> list, got list"),
+     ({"statistics": {"mean": ["zero"], "std": [1.0]}}, r"data\['statistics'\]\['mean'\]: expected 1 numbers"),
+     ({"statistics": {"mean": [0.0], "std": [float("inf")]}}, r"data\['statistics'\]\['std'\]: expected finite"),
+     ],
+)
+def test_from_dict_refuses_foreign_descriptions_with_value_error(change, match):
+    data = GaussianNormalizer(1).fit(torch.rand(2, 1, 4)).to_dict()
+    with pytest.raises(ValueError, match=match):
+        Normalizer.from_dict({**data, **change})
+    without_channels = {k: v for k, v in data.items() if k != "channels"}
+    with pytest.raises(ValueError, match=r"data: missing entries \['channels'\] for GaussianNormalizer"):
+        Normalizer.from_dict(without_channels)

@@ -20,6 +20,7 @@ import toy_model  # noqa: E402
 import sciml  # noqa: E402
 from sciml.losses import RelativeL2, relative_lp  # noqa: E402
 from sciml.training import Trainer, TrainerConfig, load_checkpoint  # noqa: E402
+from sciml.training.config import resume_mismatches  # noqa: E402
 
 
 def quiet(**overrides) -> TrainerConfig:
@@ -98,8 +99,11 @@ def test_default_loss_is_relative_l2_and_overrides_apply():
     [({"epochs": 0}, ValueError, r"epochs: expected an integer >= 1, got 0"),
      ({"optimizer": "sgd"}, ValueError, r"optimizer: expected one of \('adam', 'adamw'\), got 'sgd'"),
      ({"scheduler": "linear"}, ValueError, r"scheduler: expected one of"),
-     ({"lr": -1.0}, ValueError, r"lr: expected a positive number, got -1.0"),
-     ({"grad_clip": 0}, ValueError, r"grad_clip: expected None or a positive number"),
+     ({"lr": -1.0}, ValueError, r"lr: expected a finite number > 0, got -1.0"),
+     ({"lr": math.inf}, ValueError, r"lr: expected a finite number > 0, got inf"),
+     ({"lr": "1e-3"}, TypeError, r"lr: expected a finite number > 0, got str '1e-3'"),
+     ({"weight_decay": math.nan}, ValueError, r"weight_decay: expected a finite number >= 0, got nan"),
+     ({"grad_clip": 0}, ValueError, r"grad_clip: expected a finite number > 0, got 0"),
      ({"batch_size": 2.5}, TypeError, r"batch_size: expected an integer, got float 2.5"),
      ({"epoch": 3}, TypeError, r"overrides: unknown TrainerConfig fields \['epoch'\]")],
 )
@@ -195,6 +199,28 @@ def test_non_finite_loss_raises_naming_epoch_and_batch():
     with pytest.raises(FloatingPointError, match=r"expected a finite training loss, got nan at epoch 3, batch 2"):
         trainer.fit(data)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def _strict_json(text: str):
+    """``json.loads`` that refuses the NaN / Infinity extensions of Python's json module."""
+    def refuse(constant):
+        raise ValueError(f"invalid JSON constant {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_evaluation_raises_naming_dataset_and_epoch(tmp_path):
+    data = toy_model.make_data(8)
+    loss = ScriptedLoss([1.0, 1.0, 1.0, float("nan")])        # train, eval, train, eval: NaN at epoch 2's evaluation
+    trainer = Trainer(toy_model.make_model(), loss=loss, config=quiet(epochs=3, batch_size=8), out_dir=tmp_path)
+    with pytest.raises(FloatingPointError, match=r"evaluate\['test'\]: expected finite metrics, got "
+                                                 r"\{'loss': nan, 'rel_l2': [\d.e-]+\} at epoch 2"):
+        trainer.fit(data, evaluate={"test": data})
+    lines = [_strict_json(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1]
+    _strict_json((tmp_path / "checkpoints" / "epoch-0001" / "config.json").read_text())
+    with pytest.raises(FloatingPointError, match=r"evaluate\['again'\]: expected finite metrics, got "
+                                                 r"\{'loss': nan, .*\}; check"):
+        trainer.evaluate({"again": data})
 
 
 def test_early_stopping_stops_after_patience_and_keeps_the_best(tmp_path):
@@ -324,6 +350,38 @@ def test_resume_true_without_checkpoint_starts_fresh_and_needs_out_dir(tmp_path)
     assert [r["epoch"] for r in history] == [1, 2]
     with pytest.raises(ValueError, match="resume: resume=True needs out_dir"):
         Trainer(toy_model.make_model(), config=quiet(epochs=1)).fit(data, resume=True)
+
+
+def test_resume_refuses_settings_that_change_results_and_loads_nothing(tmp_path):
+    data = toy_model.make_data(8)
+    config = quiet(epochs=2, batch_size=4, lr=1e-2, scheduler="step", step_size=1)
+    Trainer(toy_model.make_model(seed=0), config=config, out_dir=tmp_path).fit(data)
+    model = toy_model.make_model(seed=1)
+    before = toy_model.flat_weights(model)
+    changed = config.replace(epochs=3, lr=2e-2, batch_size=8, gamma=0.1, progress=True)
+    with pytest.raises(ValueError, match=r"resume: the checkpoint at .*epoch-0002' was trained with other settings "
+                                         r"that change results: batch_size 4 -> 8, lr 0.01 -> 0.02, gamma 0.5 -> 0.1; "
+                                         r"resume with the saved settings"):
+        Trainer(model, config=changed, out_dir=tmp_path).fit(data, resume=True)
+    assert torch.equal(toy_model.flat_weights(model), before)
+    # settings that do not change the trajectory may differ; epochs may grow when the schedule is per epoch
+    allowed = config.replace(epochs=3, eval_every=2, checkpoint_every=1, early_stopping_patience=5)
+    history = Trainer(model, config=allowed, out_dir=tmp_path).fit(data, resume=True)
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+
+
+def test_resume_mismatches_lists_only_settings_that_change_results():
+    base = quiet(epochs=5, scheduler="step")
+    free = base.replace(epochs=9, progress=True, device="cuda", eval_every=2, checkpoint_every=1, num_workers=2,
+                        early_stopping_patience=3)
+    assert resume_mismatches(base, free) == {}
+    assert resume_mismatches(base, base.replace(seed=3, shuffle=False, amp=True, grad_clip=1.0, optimizer="adamw")) == {
+        "optimizer": ("adam", "adamw"), "grad_clip": (None, 1.0), "amp": (False, True), "seed": (0, 3),
+        "shuffle": (True, False)}
+    for scheduler in ("onecycle", "cosine"):                  # the schedule spans the whole run
+        spanning = base.replace(scheduler=scheduler)
+        assert resume_mismatches(spanning, spanning.replace(epochs=6, gamma=0.1)) == {"epochs": (5, 6)}
+    assert resume_mismatches(base, base.replace(scheduler=None)) == {"scheduler": ("step", None)}
 
 
 # -- CUDA --------------------------------------------------------------------------------------------
