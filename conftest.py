@@ -8,6 +8,9 @@ import torch
 
 import sciml
 
+# importing the command-line entry module would run the command line
+collect_ignore = ["sciml/__main__.py"]
+
 
 @pytest.fixture(autouse=True)
 def _doctest_names(doctest_namespace):

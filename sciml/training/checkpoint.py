@@ -120,8 +120,8 @@ def save_checkpoint(path, model: nn.Module, *, optimizer=None, scheduler=None, s
 
     Examples
     --------
-    >>> save_checkpoint(tmp_path / "ckpt", model, epoch=3)
-    >>> load_checkpoint(tmp_path / "ckpt").epoch
+    >>> save_checkpoint(tmp_path / "ckpt", model, epoch=3)  # doctest: +SKIP
+    >>> load_checkpoint(tmp_path / "ckpt").epoch  # doctest: +SKIP
     3
     """
     path = Path(path)
@@ -287,8 +287,8 @@ def load_checkpoint(path, model: nn.Module | None = None, *, optimizer=None, sch
 
     Examples
     --------
-    >>> ckpt = load_checkpoint("runs/darcy")          # latest checkpoint of a run
-    >>> ckpt.model(data.test.inputs[:4])
+    >>> ckpt = load_checkpoint("runs/darcy")          # latest checkpoint of a run  # doctest: +SKIP
+    >>> ckpt.model(data.test.inputs[:4])  # doctest: +SKIP
     """
     folder = resolve_checkpoint(path)
     info = _read_info(folder)
@@ -307,7 +307,7 @@ def read_trainer_config(path) -> TrainerConfig | None:
 
     Examples
     --------
-    >>> read_trainer_config("runs/darcy").lr        # of the run's latest checkpoint
+    >>> read_trainer_config("runs/darcy").lr        # of the run's latest checkpoint  # doctest: +SKIP
     0.001
     """
     folder = resolve_checkpoint(path)

@@ -25,8 +25,8 @@ def make_optimizer(parameters, config: TrainerConfig) -> torch.optim.Optimizer:
 
     Examples
     --------
-    >>> opt = make_optimizer(torch.nn.Linear(2, 2).parameters(), TrainerConfig(optimizer="adamw", lr=1e-2))
-    >>> type(opt).__name__, opt.param_groups[0]["lr"]
+    >>> opt = make_optimizer(torch.nn.Linear(2, 2).parameters(), TrainerConfig(optimizer="adamw", lr=1e-2))  # doctest: +SKIP
+    >>> type(opt).__name__, opt.param_groups[0]["lr"]  # doctest: +SKIP
     ('AdamW', 0.01)
     """
     if isinstance(parameters, nn.Module):
@@ -43,10 +43,10 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig, batc
 
     Examples
     --------
-    >>> opt = make_optimizer(torch.nn.Linear(2, 2).parameters(), TrainerConfig(lr=1.0))
-    >>> sched = make_scheduler(opt, TrainerConfig(lr=1.0, scheduler="step", step_size=2, gamma=0.1), 5)
-    >>> for _ in range(2): sched.step()
-    >>> opt.param_groups[0]["lr"]
+    >>> opt = make_optimizer(torch.nn.Linear(2, 2).parameters(), TrainerConfig(lr=1.0))  # doctest: +SKIP
+    >>> sched = make_scheduler(opt, TrainerConfig(lr=1.0, scheduler="step", step_size=2, gamma=0.1), 5)  # doctest: +SKIP
+    >>> for _ in range(2): sched.step()  # doctest: +SKIP
+    >>> opt.param_groups[0]["lr"]  # doctest: +SKIP
     0.1
     """
     name = config.scheduler

@@ -69,9 +69,9 @@ class Trainer:
 
     Examples
     --------
-    >>> trainer = sciml.Trainer(model, loss=sciml.losses.RelativeL2(), epochs=50, out_dir="runs/darcy")
-    >>> history = trainer.fit(data.train, evaluate={"64x64": data.test, "128x128": data.test.at_resolution(128)})
-    >>> error = history[-1]["eval"]["128x128"]["rel_l2"]   # a float; its value depends on model and data
+    >>> trainer = sciml.Trainer(model, loss=sciml.losses.RelativeL2(), epochs=50, out_dir="runs/darcy")  # doctest: +SKIP
+    >>> history = trainer.fit(data.train, evaluate={"64x64": data.test, "128x128": data.test.at_resolution(128)})  # doctest: +SKIP
+    >>> error = history[-1]["eval"]["128x128"]["rel_l2"]   # a float; its value depends on model and data  # doctest: +SKIP
     """
 
     def __init__(self, model: nn.Module, loss=None, config: TrainerConfig | None = None, *,
@@ -198,7 +198,7 @@ class Trainer:
 
         Examples
         --------
-        >>> u = trainer.predict(data.test.inputs[:4])
+        >>> u = trainer.predict(data.test.inputs[:4])  # doctest: +SKIP
         """
         if not isinstance(inputs, Sampled):
             raise TypeError(f"inputs: expected Sampled, got {type(inputs).__name__}")
