@@ -1,6 +1,52 @@
-"""Neural operators (FNO, TFNO, MG-TFNO, MgNO, Transform Once) -- imported as ``sciml.operators``.
+"""Neural operators (FNO, TFNO, MG-TFNO) -- imported as ``sciml.operators``.
 
-Operators subclass :class:`sciml.Operator`; they land with their issues.
+Operators subclass :class:`sciml.Operator` and are registered with :func:`sciml.register_model`,
+so checkpoints rebuild them (``sciml.load_checkpoint(path).model``).
+
+Examples
+--------
+>>> from sciml.operators import FNO, FNOConfig
+>>> model = FNO(FNOConfig(in_channels=1, out_channels=1, width=32, modes=(16, 16)))
 """
 
-__all__: list[str] = []
+from .blocks import FourierBlock
+from .config import (BlockConfig, FactorizationConfig, FNOConfig, MGTFNOConfig, MultigridConfig,
+                     TFNOConfig)
+from .embedding import grid_embedding
+from .factorization import full_rank, parameter_count, resolve_rank, weight_from_dense
+from .fno import FNO, TFNO
+from .joint_tucker import JointTucker, JointTuckerLayer
+from .layers import ChannelLinear, ChannelMLP, SoftGating
+from .mg_tfno import MGTFNO
+from .multigrid import make_multigrid_patches, split_patches, stitch_patches
+from .padding import DomainPadding
+from .spectral import block_of_modes, make_spectral_conv
+
+__all__ = [
+    "BlockConfig",
+    "ChannelLinear",
+    "ChannelMLP",
+    "DomainPadding",
+    "FNO",
+    "FNOConfig",
+    "FactorizationConfig",
+    "FourierBlock",
+    "JointTucker",
+    "JointTuckerLayer",
+    "MGTFNO",
+    "MGTFNOConfig",
+    "MultigridConfig",
+    "SoftGating",
+    "TFNO",
+    "TFNOConfig",
+    "block_of_modes",
+    "full_rank",
+    "grid_embedding",
+    "make_multigrid_patches",
+    "make_spectral_conv",
+    "parameter_count",
+    "resolve_rank",
+    "split_patches",
+    "stitch_patches",
+    "weight_from_dense",
+]

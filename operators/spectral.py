@@ -1,0 +1,75 @@
+r"""Helpers around :class:`sciml.kernels.SpectralConv`: the retained block and resolution checks.
+
+The spectral convolution itself -- truncated transforms, mode mixing with dense or
+factorized weights, path dispatch -- is :class:`sciml.kernels.SpectralConv`; operators build
+one per Fourier block with :func:`make_spectral_conv` and, where their weights are initialised
+or shared differently (TFNO's tensorly fits, MG-TFNO's joint Tucker), swap in another
+:class:`sciml.kernels.SpectralWeight` of the same block.
+
+Examples
+--------
+>>> block_of_modes((16, 16))
+(32, 16)
+>>> conv = make_spectral_conv(4, (8, 8))
+>>> conv(torch.randn(2, 4, 32, 32)).shape
+torch.Size([2, 4, 32, 32])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sciml.kernels import (CPSpectralWeight, DenseSpectralWeight, SpectralConv, SpectralWeight,
+                           TTSpectralWeight, TuckerSpectralWeight)
+
+__all__ = ["block_of_modes", "check_resolution", "make_spectral_conv"]
+
+
+def block_of_modes(modes: Sequence[int]) -> tuple[int, ...]:
+    """Shape of the retained block for ``modes``: ``(2 m_0, ..., 2 m_{d-2}, m_{d-1})``."""
+    modes = tuple(modes)
+    return tuple(2 * m for m in modes[:-1]) + (modes[-1],)
+
+
+def check_resolution(spatial: Sequence[int], modes: Sequence[int], name: str = "values") -> None:
+    """``ValueError`` naming ``name`` unless every axis has at least ``2 * modes`` points."""
+    if len(spatial) != len(modes):
+        raise ValueError(f"{name}: expected {len(modes)} spatial axes for modes {tuple(modes)}, "
+                         f"got spatial shape {tuple(spatial)}")
+    if any(n < 2 * m for n, m in zip(spatial, modes)):
+        raise ValueError(f"{name}: spatial shape {tuple(spatial)} is too coarse for modes {tuple(modes)}; "
+                         f"expected at least 2 * modes = {tuple(2 * m for m in modes)} points per axis")
+
+
+def make_spectral_conv(width: int, modes: Sequence[int], weight: SpectralWeight | None = None,
+                       path: str = "auto", contraction: str = "auto") -> SpectralConv:
+    """A square ``width -> width`` :class:`~sciml.kernels.SpectralConv`, optionally with a given weight.
+
+    Parameters
+    ----------
+    width : int
+    modes : sequence of int
+    weight : SpectralWeight, optional
+        Replaces the layer's freshly drawn dense weight (its block must match ``modes``).
+    path, contraction : str
+        See :class:`~sciml.kernels.SpectralConv`.
+    """
+    conv = SpectralConv(width, width, tuple(modes), path=path, contraction=contraction)
+    if weight is not None:
+        if not isinstance(weight, SpectralWeight):
+            raise TypeError(f"weight: expected a sciml.kernels.SpectralWeight, got {type(weight).__name__}")
+        expected = (width, width, *block_of_modes(modes))
+        actual = (weight.in_channels, weight.out_channels, *weight.block)
+        if actual != expected:
+            raise ValueError(f"weight: expected shape {expected} (in, out, *block), got {actual}")
+        conv.weight = weight
+        conv.factorization = _format_name(weight)
+    return conv
+
+
+def _format_name(weight: SpectralWeight) -> str:
+    for cls, name in ((DenseSpectralWeight, "dense"), (CPSpectralWeight, "cp"), (TuckerSpectralWeight, "tucker"),
+                      (TTSpectralWeight, "tt")):
+        if isinstance(weight, cls):
+            return name
+    return type(weight).__name__

@@ -1,0 +1,107 @@
+"""Dense and factorized spectral weights: reconstruction against tensorly, contraction strategies."""
+
+from __future__ import annotations
+
+import pytest
+import tensorly as tl
+import torch
+from tensorly.cp_tensor import cp_to_tensor
+from tensorly.tt_tensor import tt_to_tensor
+from tensorly.tucker_tensor import tucker_to_tensor
+
+from sciml.kernels import (CPSpectralWeight, DenseSpectralWeight, TTSpectralWeight, TuckerSpectralWeight,
+                           make_spectral_weight)
+from sciml.kernels.mixing import mix_modes_reference
+
+from kernel_testing import assert_close
+
+BLOCKS = [(6,), (6, 4), (4, 2, 3)]
+
+
+def tensorly_dense(weight) -> torch.Tensor:
+    """The same weight rebuilt by tensorly (torch backend, set for this call only)."""
+    with tl.backend_context("pytorch"):
+        if isinstance(weight, CPSpectralWeight):
+            factors = [torch.view_as_complex(f.detach()) for f in weight.factors]
+            ones = torch.ones(weight.rank, dtype=factors[0].dtype)
+            return cp_to_tensor((ones, factors))
+        if isinstance(weight, TuckerSpectralWeight):
+            factors = [torch.view_as_complex(f.detach()) for f in weight.factors]
+            return tucker_to_tensor((torch.view_as_complex(weight.core.detach()), factors))
+        return tt_to_tensor([torch.view_as_complex(c.detach()) for c in weight.cores])
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("factorization,rank", [("cp", 5), ("tucker", 3), ("tt", 4)])
+def test_to_dense_matches_tensorly(block, factorization, rank):
+    torch.manual_seed(0)
+    weight = make_spectral_weight(3, 4, block, factorization, rank, dtype=torch.float64)
+    dense = weight.to_dense()
+    assert dense.shape == (3, 4, *block)
+    assert_close(dense, tensorly_dense(weight), torch.float64, f"{factorization} reconstruction")
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("factorization,rank", [("cp", 5), ("tucker", 3), ("tt", 4)])
+def test_direct_contraction_equals_dense(block, factorization, rank):
+    torch.manual_seed(1)
+    weight = make_spectral_weight(5, 3, block, factorization, rank, dtype=torch.float64)
+    x = torch.randn(2, 5, *block, dtype=torch.complex128, requires_grad=True)
+    direct, dense = weight.contract(x, "direct"), weight.contract(x, "dense")
+    assert_close(direct, dense, torch.float64, "values")
+    assert_close(dense, mix_modes_reference(x, weight.dense_pairs()), torch.float64, "dense vs mix_modes")
+    probe = torch.randn(direct.shape, dtype=torch.complex128)
+    params = [x, *weight.parameters()]
+    g_direct = torch.autograd.grad((direct * probe).real.sum(), params)
+    g_dense = torch.autograd.grad((dense * probe).real.sum(), params)
+    for a, b in zip(g_direct, g_dense):
+        assert_close(a, b, torch.float64, "gradients")
+
+
+@pytest.mark.parametrize("factorization,rank", [("cp", 3), ("tucker", 2), ("tt", 2)])
+def test_gradcheck_direct_contraction_fp64(factorization, rank):
+    torch.manual_seed(2)
+    weight = make_spectral_weight(2, 3, (4, 2), factorization, rank, dtype=torch.float64)
+    x = torch.randn(2, 2, 4, 2, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: weight.contract(t, "direct"), (x,))
+
+
+@pytest.mark.parametrize("factorization,rank", [(None, None), ("cp", 16), ("tucker", 8), ("tt", 8)])
+def test_initialization_variance(factorization, rank):
+    """Entries of every format start with E|W|^2 = 2 / (in + out) (Glorot-like), within sampling error."""
+    torch.manual_seed(3)
+    weight = make_spectral_weight(16, 16, (16, 8), factorization, rank)
+    power = float(weight.to_dense().detach().abs().pow(2).mean())
+    assert 0.5 * (2 / 32) < power < 2.0 * (2 / 32), power
+
+
+def test_parameters_are_real_pairs():
+    for fmt, rank in ((None, None), ("cp", 4), ("tucker", 3), ("tt", 3)):
+        weight = make_spectral_weight(4, 4, (8, 4), fmt, rank)
+        assert all(not p.is_complex() and p.shape[-1] == 2 for p in weight.parameters()), fmt
+
+
+def test_auto_strategy_uses_the_cost_model():
+    cp = CPSpectralWeight(32, 32, (32, 16), rank=16)
+    assert cp.cost(8, "direct") < cp.cost(8, "dense") and cp.choose_strategy(8) == "direct"
+    # a huge batch with a tiny weight makes rebuilding once cheaper than projecting every sample
+    small = CPSpectralWeight(2, 2, (2, 1), rank=64)
+    assert small.choose_strategy(10_000) == "dense"
+    assert DenseSpectralWeight(2, 2, (2, 1)).choose_strategy(1) == "dense"
+    tucker = TuckerSpectralWeight(32, 32, (32, 16), rank=(4, 4, 32, 16))
+    assert tucker.choose_strategy(8) == "direct"
+    assert TTSpectralWeight(32, 32, (32, 16), rank=8).choose_strategy(8) == "direct"
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="factorization: expected one of"):
+        make_spectral_weight(2, 2, (4, 2), "svd", 2)
+    with pytest.raises(ValueError, match="rank: expected a positive rank"):
+        make_spectral_weight(2, 2, (4, 2), "cp")
+    with pytest.raises(ValueError, match=r"rank: expected an int or 4 ranks"):
+        make_spectral_weight(2, 2, (4, 2), "tucker", (2, 2))
+    weight = make_spectral_weight(2, 3, (4, 2), "cp", 2)
+    with pytest.raises(ValueError, match=r"x: expected shape \[batch, 2, 4, 2\], got \(1, 2, 4, 3\)"):
+        weight.contract(torch.zeros(1, 2, 4, 3, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="strategy: expected one of"):
+        weight.contract(torch.zeros(1, 2, 4, 2, dtype=torch.complex64), "fast")

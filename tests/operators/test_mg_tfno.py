@@ -1,0 +1,179 @@
+"""MG-TFNO: multigrid patching, stitching, joint Tucker weights, the model."""
+
+from __future__ import annotations
+
+import pytest
+import tensorly as tl
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sciml
+from sciml.operators import (JointTucker, MGTFNO, MGTFNOConfig, MultigridConfig, make_multigrid_patches,
+                             split_patches, stitch_patches)
+
+
+@pytest.mark.parametrize("shape,levels,overlap", [((32, 16), 1, (2, 1)), ((32, 32), 2, (3, 0)),
+                                                  ((8, 8, 8), 1, (1, 2, 1)), ((16, 8), 0, (2, 2))])
+@pytest.mark.parametrize("boundary", ["circular", "reflect"])
+def test_patching_then_stitching_is_the_identity(shape, levels, overlap, boundary):
+    x = torch.randn(2, 3, *shape)
+    patches = make_multigrid_patches(x, levels, overlap, boundary)
+    windows = tuple(n // 2**levels + 2 * p for n, p in zip(shape, overlap))
+    assert patches.shape == (2 * 2 ** (levels * len(shape)), 3 * (levels + 1), *windows)
+    assert torch.equal(stitch_patches(patches[:, :3], levels, overlap), x)
+    assert torch.equal(stitch_patches(split_patches(x, levels), levels, (0,) * len(shape)), x)
+
+
+def reference_window(x, level, patch, size, overlap, boundary):
+    """Independent loop implementation of the window definition (2D, one sample, one channel)."""
+    step = 2**level
+    coarse = x[::step, ::step]
+    out = torch.empty(size[0] + 2 * overlap[0], size[1] + 2 * overlap[1])
+    starts = []
+    for axis in range(2):
+        s, p, j = size[axis], overlap[axis], patch[axis]
+        w = s + 2 * p
+        if level == 0:
+            starts.append(j * s - p)
+        else:
+            starts.append(int((j * s + (s - 1) / 2) / step + 0.5) - w // 2)
+
+    def wrap(i, n):
+        if boundary == "circular":
+            return i % n
+        i = i % (2 * (n - 1))
+        return i if i < n else 2 * (n - 1) - i
+    for a in range(out.shape[0]):
+        for b in range(out.shape[1]):
+            out[a, b] = coarse[wrap(starts[0] + a, coarse.shape[0]), wrap(starts[1] + b, coarse.shape[1])]
+    return out
+
+
+@pytest.mark.parametrize("boundary", ["circular", "reflect"])
+def test_context_windows_follow_the_definition(boundary):
+    x = torch.randn(1, 1, 16, 16)
+    levels, overlap = 2, (1, 2)
+    patches = make_multigrid_patches(x, levels, overlap, boundary)
+    size = (4, 4)
+    for index in range(16):
+        patch = divmod(index, 4)
+        for level in range(levels + 1):
+            expected = reference_window(x[0, 0], level, patch, size, overlap, boundary)
+            torch.testing.assert_close(patches[index, level], expected, rtol=0, atol=0)
+
+
+def test_coarse_context_is_centred_on_the_patch():
+    x = torch.arange(16.0).view(1, 1, 16)                  # 1D: the values are the indices
+    patches = make_multigrid_patches(x, 1, (0,))
+    # patch 0 covers 0..7 (centre 3.5): its level-1 window of x[::2] (8 points, twice the extent)
+    # is centred between fine points 2 and 4, wrapping around the periodic domain
+    assert patches[0, 1].tolist() == [12.0, 14.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    # patch 1 covers 8..15 (centre 11.5): window centred between 10 and 12
+    assert patches[1, 1].tolist() == [4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 0.0, 2.0]
+
+
+def test_joint_tucker_layers_are_slices_of_the_joint_reconstruction():
+    torch.manual_seed(0)
+    joint = JointTucker(3, 4, 5, (6, 3), rank=(2, 3, 4, 5, 2), dtype=torch.float64)
+    dense = joint.to_dense()
+    with tl.backend_context("pytorch"):
+        rebuilt = tl.tucker_to_tensor((joint.complex_core(), joint.complex_factors()))
+    torch.testing.assert_close(dense, rebuilt)
+    x = torch.randn(2, 4, 6, 3, dtype=torch.complex128)
+    for layer in range(3):
+        view = joint.layer(layer)
+        torch.testing.assert_close(view.to_dense(), dense[layer])
+        expected = torch.einsum("bixy,ioxy->boxy", x, dense[layer])
+        torch.testing.assert_close(view.contract(x, "direct"), expected, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(view.contract(x, "dense"), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_joint_tucker_gradients_match_dense_contraction():
+    torch.manual_seed(1)
+    joint = JointTucker(2, 3, 3, (4, 2), rank=0.5, dtype=torch.float64)
+    x = torch.randn(2, 3, 4, 2, dtype=torch.complex128)
+    probe = torch.randn(2, 3, 4, 2, dtype=torch.complex128)
+    direct = (joint.layer(1).contract(x, "direct") * probe.conj()).real.sum()
+    g_direct = torch.autograd.grad(direct, list(joint.parameters()))
+    dense = (torch.einsum("bixy,ioxy->boxy", x, joint.to_dense()[1]) * probe.conj()).real.sum()
+    g_dense = torch.autograd.grad(dense, list(joint.parameters()))
+    for a, b in zip(g_direct, g_dense):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_full_rank_joint_tucker_fits_given_weights_exactly():
+    torch.manual_seed(2)
+    shape = (2, 3, 3, 4, 2)
+    dense = torch.randn(*shape, dtype=torch.complex128)
+    joint = JointTucker(2, 3, 3, (4, 2), rank=shape, dtype=torch.float64, init="none").fit(dense)
+    torch.testing.assert_close(joint.to_dense().detach(), dense, rtol=0, atol=1e-12)
+
+
+def small_config(**fields) -> MGTFNOConfig:
+    base = dict(in_channels=1, out_channels=2, width=6, modes=(4, 4), n_layers=3, rank=0.2,
+                multigrid=MultigridConfig(levels=1, overlap=0.125))
+    return MGTFNOConfig(**{**base, **fields})
+
+
+def test_model_parameters_are_owned_once_by_the_joint_tensor():
+    model = MGTFNO(small_config())
+    names = [name for name, _ in model.named_parameters()]
+    assert not [n for n in names if ".spectral." in n]
+    assert sum(n.startswith("joint_weight.") for n in names) == 1 + 5     # core + (layer, in, out, x, y)
+    assert model.network_in_channels == 2
+    x = torch.randn(2, 1, 32, 32, requires_grad=True)
+    model(x).square().mean().backward()
+    assert model.joint_weight.core.grad is not None and model.joint_weight.factors[0].grad.abs().sum() > 0
+
+
+def test_joint_rank_fraction_counts_all_layers():
+    fno_spectral = 4 * 16 * 16 * 16 * 8 * 2                # 4 dense layers [16, 16, 16, 8] as real pairs
+    model = MGTFNO(MGTFNOConfig(1, 1, width=16, modes=(8, 8), n_layers=4, rank=0.05))
+    ratio = model.spectral_parameter_count() / fno_spectral
+    assert 0.03 < ratio <= 0.055, ratio
+
+
+def test_model_forward_is_patch_network_stitch():
+    torch.manual_seed(3)
+    model = MGTFNO(small_config()).double()
+    x = torch.randn(2, 1, 32, 32, dtype=torch.float64)
+    patches = model.patch(x)
+    assert patches.shape == (8, 2, 24, 24)
+    manual = model.stitch(model.forward_patches(patches), (32, 32))
+    torch.testing.assert_close(model(x), manual)
+    grid = sciml.Grid.uniform((32, 32), sciml.Domain.unit(2, periodic=True))
+    out = model(sciml.Sampled(x, grid))
+    assert out.on == grid and out.values.shape == (2, 2, 32, 32)
+
+
+@pytest.mark.parametrize("levels", [0, 1])
+def test_3d_and_no_patching(levels):
+    model = MGTFNO(small_config(modes=(2, 2, 2), multigrid=MultigridConfig(levels=levels, overlap=0.125)))
+    assert model(torch.randn(1, 1, 16, 16, 8)).shape == (1, 2, 16, 16, 8)
+
+
+def test_patches_too_coarse_and_indivisible_sizes_raise():
+    model = MGTFNO(small_config(modes=(8, 8), multigrid=MultigridConfig(levels=2, overlap=0.0)))
+    with pytest.raises(ValueError, match=r"gives patches of \(8, 8\) points with levels=2, too coarse for modes"):
+        model(torch.randn(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="divisible by 2\\*\\*levels = 4"):
+        model(torch.randn(1, 1, 66, 64))
+
+
+def test_multigrid_config_errors():
+    with pytest.raises(ValueError, match="overlap: expected a fraction in"):
+        MultigridConfig(overlap=0.7)
+    with pytest.raises(ValueError, match="boundary: expected one of"):
+        MultigridConfig(boundary="zeros")
+
+
+@settings(max_examples=30, deadline=None)
+@given(d=st.integers(1, 3), levels=st.integers(0, 2), base=st.integers(1, 3), data=st.data())
+def test_property_stitch_inverts_patching(d, levels, base, data):
+    shape = tuple(data.draw(st.integers(1, 3)) * base * 2**levels for _ in range(d))
+    overlap = tuple(data.draw(st.integers(0, n // 2**levels)) for n in shape)
+    boundary = data.draw(st.sampled_from(["circular", "reflect"]))
+    x = torch.randn(2, 2, *shape)
+    patches = make_multigrid_patches(x, levels, overlap, boundary)
+    assert torch.equal(stitch_patches(patches[:, :2], levels, overlap), x)

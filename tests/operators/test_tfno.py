@@ -1,0 +1,97 @@
+"""TFNO: factor contraction against rebuilt dense weights, full-rank equivalence, rank fractions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import tensorly as tl
+import torch
+
+from sciml.operators import (FNO, FNOConfig, FactorizationConfig, TFNO, TFNOConfig, full_rank, parameter_count,
+                             resolve_rank, weight_from_dense)
+from sciml.operators.factorization import random_dense_weight
+
+SHAPE = (3, 4, 6, 3)                       # in, out, block (2D modes (3, 3))
+
+
+@pytest.mark.parametrize("kind,rank", [("cp", 5), ("tucker", (2, 3, 4, 2)), ("tt", 3)])
+def test_direct_contraction_matches_rebuilt_dense_weight_values_and_gradients(kind, rank):
+    torch.manual_seed(0)
+    weight = weight_from_dense(random_dense_weight(SHAPE, torch.float64), kind, rank, n_iter_max=5)
+    x = torch.randn(2, 3, 6, 3, dtype=torch.complex128, requires_grad=True)
+    direct = weight.contract(x, "direct")
+    reference = torch.einsum("bixy,ioxy->boxy", x, weight.to_dense())      # independent dense contraction
+    torch.testing.assert_close(direct, reference, rtol=1e-12, atol=1e-12)
+    probe = torch.randn_like(direct)
+    loss_direct = (direct * probe.conj()).real.sum()
+    grads_direct = torch.autograd.grad(loss_direct, [x, *weight.parameters()])
+    loss_dense = (reference * probe.conj()).real.sum()
+    grads_dense = torch.autograd.grad(loss_dense, [x, *weight.parameters()])
+    for a, b in zip(grads_direct, grads_dense):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["tucker", "tt"])
+def test_full_rank_factorization_is_exact(kind):
+    torch.manual_seed(1)
+    dense = random_dense_weight(SHAPE, torch.float64)
+    weight = weight_from_dense(dense, kind, full_rank(kind, SHAPE))
+    torch.testing.assert_close(weight.to_dense().detach(), dense, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["tucker", "tt"])
+def test_full_rank_tfno_reproduces_dense_fno(kind):
+    torch.manual_seed(2)
+    fno = FNO(FNOConfig(1, 2, width=4, modes=(4, 3), n_layers=2)).double()
+    shape = (4, 4, 8, 3)
+    tfno = TFNO.from_fno(fno, FactorizationConfig(kind, rank=full_rank(kind, shape) if kind == "tt" else shape))
+    assert isinstance(tfno, TFNO) and tfno.config.factorization.kind == kind
+    x = torch.randn(3, 1, 16, 12, dtype=torch.float64)
+    torch.testing.assert_close(tfno(x), fno(x), rtol=1e-10, atol=1e-12)
+
+
+def test_compressed_tfno_from_fno_is_close_at_high_rank_and_smaller():
+    torch.manual_seed(3)
+    fno = FNO(FNOConfig(1, 1, width=6, modes=(4, 4), n_layers=1)).double()
+    tfno = TFNO.from_fno(fno, FactorizationConfig("tucker", rank=0.5))
+    assert tfno.spectral_parameter_count() < 0.6 * fno.spectral_parameter_count()
+
+
+@pytest.mark.parametrize("kind", ["cp", "tucker", "tt"])
+def test_rank_fraction_sets_parameter_budget(kind):
+    shape = (32, 32, 32, 16)
+    rank = resolve_rank(kind, shape, 0.1)
+    fraction = parameter_count(kind, shape, rank) / math.prod(shape)
+    assert 0.07 < fraction <= 0.11, f"{kind} at rank 0.1 keeps {fraction:.3f} of the dense parameters"
+
+
+def test_tfno_parameter_counts_and_init_scale():
+    torch.manual_seed(4)
+    fno = FNO(FNOConfig(1, 1, width=16, modes=(8, 8), n_layers=2))
+    for kind in ("cp", "tucker", "tt"):
+        tfno = TFNO(TFNOConfig(1, 1, width=16, modes=(8, 8), n_layers=2,
+                               factorization=FactorizationConfig(kind, rank=0.1)))
+        ratio = tfno.spectral_parameter_count() / fno.spectral_parameter_count()
+        assert 0.05 < ratio <= 0.11, (kind, ratio)
+        dense = tfno.blocks[0].spectral.weight.to_dense().detach()
+        variance = float(dense.abs().pow(2).mean())         # matched to the dense init, 2 / (in + out)
+        assert abs(variance * 16 - 1) < 0.05, (kind, variance)
+        assert tfno(torch.randn(2, 1, 16, 16)).shape == (2, 1, 16, 16)
+
+
+def test_tensorly_backend_is_not_changed():
+    before = tl.get_backend()
+    TFNO(TFNOConfig(1, 1, width=4, modes=(2, 2), n_layers=1))
+    assert tl.get_backend() == before
+
+
+def test_factorization_config_errors():
+    with pytest.raises(ValueError, match="kind: expected one of"):
+        FactorizationConfig("svd")
+    with pytest.raises(ValueError, match="rank: a tuple of ranks is for Tucker only"):
+        FactorizationConfig("cp", rank=(2, 2))
+    with pytest.raises(ValueError, match="rank: expected a number > 0"):
+        FactorizationConfig("cp", rank=0.0)
+    with pytest.raises(ValueError, match="rank: expected 4 Tucker ranks"):
+        resolve_rank("tucker", SHAPE, (1, 2))
