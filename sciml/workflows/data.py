@@ -38,8 +38,8 @@ def generate_dataset(problem: str, n: int, out, *, resolution: int | None = None
 
     Examples
     --------
-    >>> summary = generate_dataset("darcy", 100, "darcy64.zarr", resolution=64, workers=2)
-    >>> summary["variables"]["u"]
+    >>> summary = generate_dataset("darcy", 100, "darcy64.zarr", resolution=64, workers=2)  # doctest: +SKIP
+    >>> summary["variables"]["u"]  # doctest: +SKIP
     [100, 64, 64]
     """
     from sciml.datasets import generate
