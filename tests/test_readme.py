@@ -26,4 +26,6 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch, capsys):
     if index == 1:
         assert float(printed[0]) < 0.05 and printed[1] == "True"
     if index == 2:
+        assert " ".join(printed) == "(4, 3, 24, 12) True True (64, 64) (128, 128)"
+    if index == 3:
         assert " ".join(printed) == "(64, 1, 32, 32) (64, 1, 32, 32) (64, 64)"
