@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: subcommand modules, in the order ``sciml --help`` lists them
-SUBCOMMANDS = ("info", "data")
+SUBCOMMANDS = ("info", "data", "bench", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
