@@ -27,6 +27,7 @@ test-all: setup
 
 bench: setup
 	$(VENV)/bin/sciml info
+	$(VENV)/bin/sciml bench darcy --quick --models fno --out runs/bench-darcy-quick
 
 info: setup
 	$(VENV)/bin/sciml info
