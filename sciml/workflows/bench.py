@@ -447,7 +447,7 @@ def run_bench(problem: str, models=BENCH_MODELS, *, quick: bool = False, out="be
     normalizers = make_normalizers(data.train)
     pairs, window = profile.data.pairing()
     spec = dataclasses.replace(profile.data, resolution=data.test.targets.on.shape[0], pairs=pairs, window=window)
-    entries = []
+    entries, models = [], []
     for name in names:
         torch.manual_seed(profile.trainer.seed)
         config = bench_model_config(name, profile, data.train.targets.on)
@@ -456,19 +456,19 @@ def run_bench(problem: str, models=BENCH_MODELS, *, quick: bool = False, out="be
         echo(f"training {name} ({sum(p.numel() for p in model.parameters()):,} parameters)")
         entries.append(bench_model(name, model, data.train, tests, profile.trainer, out / name,
                                    normalizers=normalizers, run_config=run))
-        if figures:
-            from .figures import plot_prediction
-
-            plot_prediction(model, tests[next(iter(tests))], out / f"{name}_prediction.png",
-                            input_normalizer=normalizers[0], target_normalizer=normalizers[1], title=name)
+        models.append((name, model))
     results = {"schema": "sciml-bench", "schema_version": SCHEMA_VERSION, "problem": problem,
                "profile": profile.name, "data": sciml.config_to_dict(spec), "resolutions": list(tests),
                "trainer": sciml.config_to_dict(profile.trainer),
                "environment": _environment(sciml.training.distributed.device_for_rank(profile.trainer.device)),
                "peak_mem_method": entries[0]["peak_mem_method"], "models": entries}
-    write_results(results, out)
+    write_results(results, out)  # before the figures: a plotting failure must not lose the numbers
     if figures:
-        from .figures import plot_loss_curves
+        from .figures import plot_loss_curves, plot_prediction
 
+        for name, model in models:
+            plot_prediction(model, tests[next(iter(tests))], out / f"{name}_prediction.png",
+                            input_normalizer=normalizers[0], target_normalizer=normalizers[1], title=name,
+                            device=next(model.parameters()).device)
         plot_loss_curves(results, out / "loss_curves.png")
     return results
