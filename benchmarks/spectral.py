@@ -10,8 +10,11 @@ the median forward+backward time, the peak memory and the achieved bandwidth, an
 
 Other modes: ``--crossover`` times the truncated DFT against the FFT (transform pair,
 forward + backward) over a grid of sizes and modes — the measurement behind
-``sciml.kernels.dft_is_faster``; ``--factorized`` times direct vs rebuilt contraction of
-CP/Tucker/TT weights. ``--quick`` runs 64²-256², 32 channels, 16 modes, few repetitions.
+``sciml.kernels.dft_is_faster``; ``--factorized`` times a CP/Tucker/TT layer at ``--rank``
+(default 0.1, a fraction of the dense parameters) with each contraction strategy;
+``--contraction`` times direct vs rebuilt contraction alone over formats, ranks and
+``--batches`` — the measurement behind ``SpectralWeight.choose_strategy``. ``--quick`` runs
+64²-256², 32 channels, 16 modes, few repetitions.
 
 Achieved bandwidth counts the unavoidable traffic only: reading the input and writing the
 output in the forward pass, reading the output gradient and writing the input gradient in
@@ -22,6 +25,7 @@ Examples::
     python benchmarks/spectral.py --quick --peer
     python benchmarks/spectral.py --sizes 64 128 256 512 --json cpu.json
     python benchmarks/spectral.py --crossover
+    python benchmarks/spectral.py --factorized --sizes 64 128 --channels 32 --modes 16
 """
 
 from __future__ import annotations
@@ -213,7 +217,8 @@ def _transform_pair_step(x, modes, shape, forward, inverse):
 
 
 def paired_ms(steps: dict, device, warmup: int, reps: int) -> dict:
-    """Time competing steps back to back in every repetition; report each one's median.
+    """Time competing steps back to back in every repetition; report each one's median
+    (and ``median_ratio``, the median ratio of the first step's time to the second's).
 
     On a shared machine the load changes between seconds, not within one pair, so the
     median of paired timings compares the candidates under the same conditions.
@@ -229,7 +234,8 @@ def paired_ms(steps: dict, device, warmup: int, reps: int) -> dict:
             step()
             _sync(device)
             times[name].append(time.perf_counter() - start)
-    ratios = [a / b for a, b in zip(*times.values())]
+    first, second = list(times.values())[:2]
+    ratios = [a / b for a, b in zip(first, second)]
     result = {name: 1e3 * statistics.median(values) for name, values in times.items()}
     result["median_ratio"] = statistics.median(ratios)
     return result
@@ -263,30 +269,122 @@ def run_crossover(args, device) -> list[dict]:
     return rows
 
 
+def _resolved_rank(fmt: str, channels: int, block, rank):
+    """Explicit rank of ``rank`` (a float is a parameter fraction, as in TFNO configs)."""
+    from sciml.operators import resolve_rank
+    return resolve_rank(fmt, (channels, channels, *block), rank)
+
+
 def run_factorized(args, device) -> list[dict]:
+    """One factorized ``SpectralConv`` layer, forward + backward, per contraction strategy.
+
+    For every size, format (CP, Tucker, TT at ``--rank``) the layer is timed with the direct
+    contraction, with the rebuilt dense weight and with ``auto``, paired (back to back in each
+    repetition, see :func:`paired_ms`); a dense-weight layer of the same size is the baseline.
+    """
+    rows = []
+    print(f"{'format':>7} {'rank':>14} {'N':>5} {'C':>3} {'m':>3} {'direct ms':>10} {'rebuild ms':>11} "
+          f"{'auto ms':>8} {'auto':>7} {'ok':>3} {'direct-rebuild':>14}")
+    for size in args.sizes:
+        for channels in args.channels:
+            for modes in args.modes:
+                if size < 2 * modes:
+                    continue
+                block = (2 * modes, modes)
+                x = torch.randn(args.batch, channels, size, size, device=device, requires_grad=True)
+                grad = torch.randn(args.batch, channels, size, size, device=device)
+                for fmt in ("dense",) + tuple(args.formats):
+                    rank = None if fmt == "dense" else _resolved_rank(fmt, channels, block, args.rank)
+                    torch.manual_seed(0)
+                    layer = SpectralConv(channels, channels, (modes, modes), factorization=fmt,
+                                         rank=rank).to(device)
+                    strategies = ("dense",) if fmt == "dense" else ("direct", "dense", "auto")
+                    steps = {s: _layer_step(layer, x, grad, s) for s in strategies}
+                    times = paired_ms(steps, device, args.warmup, args.reps) if len(steps) > 1 else \
+                        {"dense": median_ms(steps["dense"], device, args.warmup, args.reps)}
+                    row = {"format": fmt, "rank": rank, "resolution": size, "channels": channels,
+                           "modes": modes, **{f"{s}_ms": round(times[s], 3) for s in strategies}}
+                    if fmt != "dense":
+                        row["auto_picks"] = layer.weight.choose_strategy(args.batch)
+                        row["max_rel_diff"] = _strategy_difference(layer, x)
+                    rows.append(row)
+                    _print_factorized_row(row)
+    return rows
+
+
+def _layer_step(layer, x, grad, strategy):
+    def step():
+        x.grad = None
+        layer.zero_grad(set_to_none=True)
+        layer.contraction = strategy
+        layer(x).backward(grad)
+    return step
+
+
+def _strategy_difference(layer, x) -> float:
+    with torch.no_grad():
+        outputs = []
+        for strategy in ("direct", "dense"):
+            layer.contraction = strategy
+            outputs.append(layer(x))
+    return float((outputs[0] - outputs[1]).abs().max() / outputs[1].abs().max())
+
+
+def _print_factorized_row(row):
+    if row["format"] == "dense":
+        print(f"{'dense':>7} {'-':>14} {row['resolution']:>5} {row['channels']:>3} {row['modes']:>3} "
+              f"{'':>10} {row['dense_ms']:>11.2f}", flush=True)
+        return
+    best = min(row["direct_ms"], row["dense_ms"])
+    chosen = row["direct_ms"] if row["auto_picks"] == "direct" else row["dense_ms"]
+    print(f"{row['format']:>7} {str(row['rank']).replace(' ', ''):>14} {row['resolution']:>5} {row['channels']:>3} "
+          f"{row['modes']:>3} {row['direct_ms']:>10.2f} {row['dense_ms']:>11.2f} {row['auto_ms']:>8.2f} "
+          f"{row['auto_picks']:>7} {'yes' if chosen <= 1.1 * best else 'NO':>3} {row['max_rel_diff']:>14.1e}",
+          flush=True)
+
+
+def run_contraction(args, device) -> list[dict]:
+    """Contraction alone (forward + backward), direct vs rebuilt, over formats and ranks.
+
+    The measurement behind ``SpectralWeight.choose_strategy``: "ok" says whether the
+    strategy ``auto`` picks is within 10% of the faster one.
+    """
     from sciml.kernels import make_spectral_weight
     rows = []
-    print(f"{'format':>7} {'rank':>4} {'C':>3} {'m':>3} {'direct ms':>10} {'dense ms':>9} {'auto':>7} {'ok':>3}")
-    for channels in args.channels:
-        for modes in args.modes:
-            block = (2 * modes, modes)
-            x = torch.randn(args.batch, channels, *block, dtype=torch.complex64, device=device)
-            for fmt, rank in (("cp", 16), ("cp", 64), ("tucker", 8), ("tucker", 16), ("tt", 8), ("tt", 16)):
-                weight = make_spectral_weight(channels, channels, block, fmt, rank).to(device)
-                times = {}
-                for strategy in ("direct", "dense"):
-                    def step(strategy=strategy):
+    print(f"{'format':>7} {'rank':>4} {'B':>3} {'C':>3} {'m':>3} {'direct ms':>10} {'dense ms':>9} "
+          f"{'dir/dense':>9} {'auto':>7} {'ok':>3}")
+    for batch in args.batches or [args.batch]:
+        for channels in args.channels:
+            for modes in args.modes:
+                block = (2 * modes, modes)
+                x = torch.randn(batch, channels, *block, dtype=torch.complex64, device=device)
+                for fmt, rank in CONTRACTION_CASES:
+                    rank = min(rank, channels) if fmt == "tucker" else rank
+                    weight = make_spectral_weight(channels, channels, block, fmt, rank).to(device)
+
+                    def step(strategy):
                         weight.zero_grad(set_to_none=True)
                         weight.contract(x, strategy).abs().sum().backward()
-                    times[strategy] = median_ms(step, device, args.warmup, args.reps)
-                auto = weight.choose_strategy(args.batch)
-                ok = times[auto] <= 1.1 * min(times.values())
-                rows.append({"format": fmt, "rank": rank, "channels": channels, "modes": modes,
-                             "direct_ms": round(times["direct"], 3), "dense_ms": round(times["dense"], 3),
-                             "auto": auto})
-                print(f"{fmt:>7} {rank:>4} {channels:>3} {modes:>3} {times['direct']:>10.2f} "
-                      f"{times['dense']:>9.2f} {auto:>7} {'yes' if ok else 'NO':>3}", flush=True)
+                    times = paired_ms({s: (lambda s=s: step(s)) for s in ("direct", "dense")},
+                                      device, args.warmup, args.reps)
+                    auto = weight.choose_strategy(batch)
+                    ok = times[auto] <= 1.1 * min(times["direct"], times["dense"])
+                    rows.append({"format": fmt, "rank": rank, "batch": batch, "channels": channels,
+                                 "modes": modes, "direct_ms": round(times["direct"], 3),
+                                 "dense_ms": round(times["dense"], 3),
+                                 "direct_over_dense": round(times["median_ratio"], 3), "auto": auto})
+                    print(f"{fmt:>7} {rank:>4} {batch:>3} {channels:>3} {modes:>3} {times['direct']:>10.2f} "
+                          f"{times['dense']:>9.2f} {times['median_ratio']:>9.2f} {auto:>7} "
+                          f"{'yes' if ok else 'NO':>3}", flush=True)
     return rows
+
+
+CONTRACTION_CASES = (("cp", 4), ("cp", 16), ("cp", 64), ("cp", 256), ("tucker", 4), ("tucker", 8),
+                     ("tucker", 16), ("tucker", 32), ("tt", 4), ("tt", 8), ("tt", 16), ("tt", 32))
+
+
+def _rank(text: str):
+    return float(text) if "." in text or "e" in text else int(text)
 
 
 def main(argv=None):
@@ -303,11 +401,21 @@ def main(argv=None):
     parser.add_argument("--peer", action="store_true", help="also time neuraloperator's SpectralConv")
     parser.add_argument("--quick", action="store_true", help="64²-256², 32 channels, 16 modes, 5 reps")
     parser.add_argument("--crossover", action="store_true", help="measure the DFT/FFT crossover instead")
-    parser.add_argument("--factorized", action="store_true", help="time direct vs dense factorized contraction")
+    parser.add_argument("--factorized", action="store_true",
+                        help="time a CP/Tucker/TT layer per contraction strategy at --rank")
+    parser.add_argument("--contraction", action="store_true",
+                        help="time direct vs rebuilt contraction alone over formats and ranks")
+    parser.add_argument("--formats", nargs="+", default=["cp", "tucker", "tt"], choices=["cp", "tucker", "tt"])
+    parser.add_argument("--rank", type=_rank, default=0.1,
+                        help="factorization rank: a float is a fraction of the dense parameters (default 0.1)")
+    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes of --contraction (default --batch)")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.channels, args.modes, args.reps = [64, 128, 256], [32], [16], 5
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     info = machine(device)
     print("# " + ", ".join(f"{k}={v}" for k, v in info.items()))
@@ -315,6 +423,8 @@ def main(argv=None):
         rows = run_crossover(args, device)
     elif args.factorized:
         rows = run_factorized(args, device)
+    elif args.contraction:
+        rows = run_contraction(args, device)
     else:
         rows = run_table(args, device)
     if args.json:

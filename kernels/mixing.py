@@ -24,7 +24,8 @@ import torch
 
 from ._validate import as_working_complex
 
-__all__ = ["check_mixing_shapes", "mix_modes_real", "mix_modes_reference", "mixing_letters"]
+__all__ = ["check_mixing_shapes", "complex_as_real_matrix", "from_modes_first", "mix_modes_first", "mix_modes_real",
+           "mix_modes_reference", "mixing_letters", "to_modes_first"]
 
 _MODE_LETTERS = "xyz"
 
@@ -74,16 +75,46 @@ def mix_modes_real(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """
     x = as_working_complex(x, "x")
     check_mixing_shapes(x, weight)
-    batch, cin, *block = x.shape
-    cout, modes = weight.shape[1], x[0, 0].numel()
-    pairs = torch.view_as_real(x).reshape(batch, cin, modes, 2).permute(2, 0, 3, 1)      # [K, B, 2, I]
-    left = pairs.reshape(modes, batch, 2 * cin)                                          # [Re x | Im x]
+    cin, cout, modes = weight.shape[0], weight.shape[1], x[0, 0].numel()
     w = weight.to(x.real.dtype).reshape(cin, cout, modes, 2).permute(2, 0, 1, 3)         # [K, I, O, 2]
-    re, im = w[..., 0], w[..., 1]
-    right = torch.cat([torch.cat([re, im], dim=-1), torch.cat([-im, re], dim=-1)], dim=-2)  # [K, 2I, 2O]
-    out = torch.bmm(left, right)                                                         # [K, B, 2O]
-    mixed = torch.complex(out[..., :cout], out[..., cout:])
-    return mixed.permute(1, 2, 0).reshape(batch, cout, *block)
+    mixed = mix_modes_first(to_modes_first(x), w[..., 0], w[..., 1])
+    return from_modes_first(mixed, x.shape[2:])
+
+
+def to_modes_first(x: torch.Tensor) -> torch.Tensor:
+    r"""Complex ``[B, C, *block]`` as the real tensor ``[K, B, 2C]`` = :math:`[\Re x \,|\, \Im x]` per mode.
+
+    ``K`` is the number of retained modes (the block flattened in C order). This is the layout
+    of the real-arithmetic contractions: channel mixing is then one GEMM with
+    :func:`complex_as_real_matrix`, per-mode mixing one batched GEMM (:func:`mix_modes_first`).
+    """
+    batch, channels = x.shape[:2]
+    pairs = torch.view_as_real(x).reshape(batch, channels, -1, 2).permute(2, 0, 3, 1)   # [K, B, 2, C]
+    return pairs.reshape(pairs.shape[0], batch, 2 * channels)
+
+
+def from_modes_first(stacked: torch.Tensor, block) -> torch.Tensor:
+    """Inverse of :func:`to_modes_first`: real ``[K, B, 2C]`` to complex ``[B, C, *block]``."""
+    channels = stacked.shape[-1] // 2
+    mixed = torch.complex(stacked[..., :channels], stacked[..., channels:])             # [K, B, C]
+    return mixed.permute(1, 2, 0).reshape(stacked.shape[1], channels, *block)
+
+
+def complex_as_real_matrix(real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+    r"""The real matrix :math:`\begin{bmatrix} \Re A & \Im A \\ -\Im A & \Re A \end{bmatrix}` ``[..., 2I, 2O]``.
+
+    For a complex ``A = real + 1j * imag`` of shape ``[..., I, O]``:
+    ``[Re x | Im x] @ complex_as_real_matrix(Re A, Im A) = [Re(x A) | Im(x A)]``.
+    """
+    return torch.cat([torch.cat([real, imag], dim=-1), torch.cat([-imag, real], dim=-1)], dim=-2)
+
+
+def mix_modes_first(stacked: torch.Tensor, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+    """Per-mode mixing in the :func:`to_modes_first` layout: ``[K, B, 2I]`` by ``W_k = real_k + 1j imag_k``.
+
+    ``real``, ``imag``: ``[K, I, O]``. Returns ``[K, B, 2O]`` (one batched real GEMM).
+    """
+    return torch.bmm(stacked, complex_as_real_matrix(real, imag))
 
 
 def check_mixing_shapes(x: torch.Tensor, weight: torch.Tensor) -> None:
