@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,7 +10,7 @@ import xarray as xr
 
 from ._checks import as_float_tensor, check_finite
 from ._precision import real_dtype
-from .discretization import Discretization, discretization_from_dict
+from .discretization import Discretization
 from .grid import Grid
 from .pointcloud import PointCloud
 

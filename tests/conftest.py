@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -45,3 +48,33 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _kill_when(proc, ready, *, timeout: float = 60.0, poll: float = 0.005, what: str = "run"):
+    """SIGKILL ``proc`` as soon as ``ready()`` holds; fail the test if it ends before that.
+
+    Always reaps the process and closes its pipes (``stdout``/``stderr`` must be ``PIPE``).
+    """
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"the {what} ended before it was killed:\n{proc.stderr.read().decode()[-3000:]}")
+            if ready():
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(poll)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    return proc
+
+
+@pytest.fixture
+def kill_when():
+    """``kill_when(proc, ready, timeout=..., what=...)``: SIGKILL a subprocess at the moment ``ready()`` holds."""
+    return _kill_when

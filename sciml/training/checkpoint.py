@@ -358,9 +358,9 @@ def _check_info_fields(file: Path, info: dict) -> None:
     if spec is not None and not (isinstance(spec, dict) and isinstance(spec.get("name"), str)
                                  and isinstance(spec.get("config"), dict)):
         refuse("'model'", 'null or {"name": str, "config": dict}', spec)
-    for field in ("trainer", "metrics", "normalizers"):
-        if not isinstance(info.get(field), (dict, type(None))):
-            refuse(repr(field), "null or a dict", info.get(field))
+    for key in ("trainer", "metrics", "normalizers"):
+        if not isinstance(info.get(key), (dict, type(None))):
+            refuse(repr(key), "null or a dict", info.get(key))
     for prefix, norm in (info.get("normalizers") or {}).items():
         if prefix not in ("input", "target") or not isinstance(norm, (dict, type(None))):
             refuse(f"'normalizers'[{prefix!r}]", "null or a normalizer's to_dict() under 'input' or 'target'", norm)

@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -440,35 +439,24 @@ def _latest_epoch(out: Path) -> int | None:
         return None
 
 
-def _kill_while_writing(args: list[str], out: Path, after_epoch: int) -> subprocess.Popen:
-    """Start the training script; SIGKILL it while it writes a checkpoint after epoch ``after_epoch``."""
+def _start_training(args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "train_toy.py"), *args], env=env,
+    return subprocess.Popen([sys.executable, str(SCRIPTS / "train_toy.py"), *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"the run ended before it was killed:\n{proc.stderr.read().decode()[-3000:]}")
-            latest = _latest_epoch(out)
-            writing = list((out / "checkpoints").glob(".epoch-*.tmp-*")) if latest else []
-            if latest is not None and latest >= after_epoch and writing:
-                proc.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.005)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close(), proc.stderr.close()
-    return proc
 
 
-def test_sigkill_mid_checkpoint_then_resume_matches_the_uninterrupted_run(tmp_path, one_thread):
+def _writing_after(out: Path, after_epoch: int) -> bool:
+    """A checkpoint after epoch ``after_epoch`` is being written right now."""
+    latest = _latest_epoch(out)
+    return (latest is not None and latest >= after_epoch
+            and bool(list((out / "checkpoints").glob(".epoch-*.tmp-*"))))
+
+
+def test_sigkill_mid_checkpoint_then_resume_matches_the_uninterrupted_run(tmp_path, one_thread, kill_when):
     common = ["--epochs", "6", "--dropout", "0.2", "--scheduler", "onecycle", "--checkpoint-every", "1"]
     out = tmp_path / "run"
-    proc = _kill_while_writing([str(out), *common, "--slow-write", "0.3"], out, after_epoch=2)
+    proc = kill_when(_start_training([str(out), *common, "--slow-write", "0.3"]),
+                     lambda: _writing_after(out, 2), timeout=120)
     assert proc.returncode == -signal.SIGKILL
     assert list((out / "checkpoints").glob(".epoch-*.tmp-*")), "the kill should land inside a checkpoint write"
     survivor = load_checkpoint(out)                           # what is visible is complete

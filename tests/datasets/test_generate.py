@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -134,23 +133,11 @@ def _generate_in_subprocess(out: Path, sleep: float) -> subprocess.Popen:
                             stderr=subprocess.PIPE)
 
 
-def test_sigkill_mid_generation_then_rerun_equals_an_uninterrupted_run(tmp_path):
+def test_sigkill_mid_generation_then_rerun_equals_an_uninterrupted_run(tmp_path, kill_when):
     out = tmp_path / "killed.zarr"
     parts = PartStore(out)
-    proc = _generate_in_subprocess(out, sleep=0.4)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(parts.finished(6)) < 2:
-            if proc.poll() is not None:
-                pytest.fail(f"generation ended before the kill:\n{proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close(), proc.stderr.close()
+    proc = kill_when(_generate_in_subprocess(out, sleep=0.4), lambda: len(parts.finished(6)) >= 2,
+                     poll=0.02, what="generation")
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists(), "a killed run must not leave a visible store"
     done = parts.finished(6)
