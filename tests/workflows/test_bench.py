@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import math
+import time
 
 import matplotlib.image
 import pytest
@@ -151,6 +152,7 @@ def test_peak_memory_sees_a_large_allocation():
     with PeakMemory("cpu", interval=0.001) as memory:
         block = torch.ones(64 * 2**20 // 4)                  # 64 MiB, touched
         block += 1
+        time.sleep(0.2)  # held long enough for the sampling thread to run on a loaded machine
         del block
     assert memory.method in ("cpu-rss-increase", "cpu-maxrss-increase")
     if memory.method == "cpu-rss-increase":
