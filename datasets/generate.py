@@ -320,6 +320,8 @@ def generate(problem: PDEProblem | str, n: int, out, *, params: dict | None = No
     workers = check_positive_int(workers, "workers")
     seed = check_positive_int(seed, "seed", minimum=0)
     chunk_size = default_chunk_size(problem, n) if chunk_size is None else check_positive_int(chunk_size, "chunk_size")
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise ValueError(f"dtype: expected a floating-point dtype for the stored fields, got {np.dtype(dtype).name}")
     dtype = np.dtype(dtype).name
     out = Path(out)
     store_format(out)

@@ -105,7 +105,10 @@ def _matrix(kind: str, n: int, m: int, scale: float, dtype: torch.dtype, device)
 
 @lru_cache(maxsize=256)
 def _torch_matrix(kind, n, m, scale, dtype, device) -> torch.Tensor:
-    return torch.as_tensor(_numpy_matrix(kind, n, m, scale), dtype=dtype, device=device)
+    # a normal tensor even when first asked for under torch.inference_mode(): a cached
+    # inference tensor could never be saved for a later backward pass
+    with torch.inference_mode(False):
+        return torch.tensor(_numpy_matrix(kind, n, m, scale), dtype=dtype, device=device)
 
 
 @lru_cache(maxsize=256)

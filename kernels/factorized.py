@@ -193,6 +193,9 @@ class DenseSpectralWeight(SpectralWeight):
     def choose_strategy(self, batch):
         return "dense"
 
+    def _contract_direct(self, x):  # the dense weight is its own "factors"
+        return self._contract_dense(x)
+
 
 class _FactorizedSpectralWeight(SpectralWeight):
     """Common part of CP/Tucker/TT: the dense weight is rebuilt in real arithmetic, modes first.
@@ -395,7 +398,10 @@ def make_spectral_weight(in_channels: int, out_channels: int, block: Sequence[in
         raise TypeError(f"dtype: expected torch.float32 or torch.float64 for the weight, got {dtype}")
     if factorization in (None, "dense"):
         return DenseSpectralWeight(in_channels, out_channels, block, dtype=dtype)
-    if rank is None or (isinstance(rank, int) and rank < 1):
-        raise ValueError(f"rank: expected a positive rank for factorization={factorization!r}, got {rank!r}")
+    ranks = rank if isinstance(rank, (tuple, list)) else (rank,)
+    if rank is None or not ranks or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in ranks):
+        raise ValueError(f"rank: expected a positive integer rank (a tuple of them for Tucker) for "
+                         f"factorization={factorization!r}, got {rank!r}; resolve a fraction of the dense "
+                         f"parameters with sciml.operators.resolve_rank first")
     cls = {"cp": CPSpectralWeight, "tucker": TuckerSpectralWeight, "tt": TTSpectralWeight}[factorization]
     return cls(in_channels, out_channels, block, rank, dtype=dtype)

@@ -203,8 +203,8 @@ class TFNO(FNO):
         fields = sciml.config_to_dict(fno.config)
         fields["factorization"] = sciml.config_to_dict(factorization)
         tfno = cls(sciml.config_from_dict(TFNOConfig, fields))
-        dtype = next(fno.parameters()).dtype
-        tfno = tfno.to(dtype)
+        reference = next(fno.parameters())
+        tfno = tfno.to(device=reference.device, dtype=reference.dtype)
         state = {k: v for k, v in fno.state_dict().items() if ".spectral." not in k}
         tfno.load_state_dict(state, strict=False)       # the spectral weights are fitted below
         for mine, theirs in zip(tfno.blocks, fno.blocks):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 
 def add_parser(subparsers) -> None:
@@ -36,18 +35,14 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from sciml.workflows import data as workflow
 
-    try:
-        if args.data_command == "generate":
-            report = workflow.generate_dataset(
-                args.problem, args.n, args.out, resolution=args.resolution, params=workflow.parse_params(args.param),
-                workers=args.workers, chunk_size=args.chunk_size, seed=args.seed, dtype=args.dtype,
-                progress=not args.no_progress, overwrite=args.overwrite)
-        elif args.data_command == "list":
-            report = workflow.list_problems()
-        else:
-            report = workflow.describe_dataset(args.path)
-    except (FileExistsError, ImportError) as exc:
-        print(f"sciml data {args.data_command}: error: {exc}", file=sys.stderr)
-        return 2
+    if args.data_command == "generate":
+        report = workflow.generate_dataset(
+            args.problem, args.n, args.out, resolution=args.resolution, params=workflow.parse_params(args.param),
+            workers=args.workers, chunk_size=args.chunk_size, seed=args.seed, dtype=args.dtype,
+            progress=not args.no_progress, overwrite=args.overwrite)
+    elif args.data_command == "list":
+        report = workflow.list_problems()
+    else:
+        report = workflow.describe_dataset(args.path)
     print(json.dumps(report, indent=2, default=str))
     return 0

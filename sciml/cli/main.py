@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, ArithmeticError) as exc:
+        # bad input, missing files or optional packages, diverging numerics: a message, not a traceback
         print(f"sciml {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

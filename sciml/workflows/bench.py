@@ -61,11 +61,14 @@ training set), saved with the checkpoints. Non-periodic grids get 10% domain pad
     }
 
 Errors are means over the test samples of the relative :math:`L^2` and :math:`H^1` errors of the
-final weights (:func:`~sciml.workflows.train.evaluate_model`); finer test sets are the same test
-seeds solved by the solver at that resolution (zero-shot super-resolution). Peak memory is
+final weights (:func:`~sciml.workflows.train.evaluate_model`); finer test sets are drawn with the
+test seeds and solved by the solver at that resolution (zero-shot super-resolution). The random
+inputs are sampled on each grid, so a finer set holds new draws from the same distribution, not
+the coarse test functions refined: the errors compare distributions, not samples. Peak memory is
 ``torch.cuda.max_memory_allocated`` on CUDA; on the CPU the increase of the process' resident
 set size over its value before training, sampled every 5 ms from ``/proc/self/statm`` (or the
-``ru_maxrss`` increase where ``/proc`` is missing, a lower bound). The run also writes
+``ru_maxrss`` increase where ``/proc`` is missing), a lower bound when an earlier model's freed
+memory is reused. The run also writes
 ``OUT/<model>/`` (``run.json``, ``metrics.jsonl``, ``checkpoints/``) and PNG figures
 ``OUT/<model>_prediction.png`` and ``OUT/loss_curves.png``.
 """
@@ -200,7 +203,7 @@ def evaluation_sets(data, factors=(1, 2, 4)) -> dict:
     """``{"32x32": test, "64x64": test solved at 64, ...}``: the test set at each multiple of its resolution.
 
     The training resolution (factor 1) comes first; finer sets come from
-    :meth:`DatasetSplits.evaluation` (same seeds, solved at that resolution).
+    :meth:`DatasetSplits.evaluation` (the test seeds, drawn and solved at that resolution).
     """
     base = data.test.targets.on.shape[0]
     sets = {resolution_key(data.test): data.test}
@@ -456,7 +459,7 @@ def run_bench(problem: str, models=BENCH_MODELS, *, quick: bool = False, out="be
         echo(f"training {name} ({sum(p.numel() for p in model.parameters()):,} parameters)")
         entries.append(bench_model(name, model, data.train, tests, profile.trainer, out / name,
                                    normalizers=normalizers, run_config=run))
-        models.append((name, model))
+        models.append((name, model.cpu()))  # frees the device: the next model's peak memory is its own
     results = {"schema": "sciml-bench", "schema_version": SCHEMA_VERSION, "problem": problem,
                "profile": profile.name, "data": sciml.config_to_dict(spec), "resolutions": list(tests),
                "trainer": sciml.config_to_dict(profile.trainer),

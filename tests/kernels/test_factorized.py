@@ -158,7 +158,7 @@ def test_auto_strategy_uses_the_cost_model():
 def test_errors():
     with pytest.raises(ValueError, match="factorization: expected one of"):
         make_spectral_weight(2, 2, (4, 2), "svd", 2)
-    with pytest.raises(ValueError, match="rank: expected a positive rank"):
+    with pytest.raises(ValueError, match="rank: expected a positive integer rank"):
         make_spectral_weight(2, 2, (4, 2), "cp")
     with pytest.raises(ValueError, match=r"rank: expected an int or 4 ranks"):
         make_spectral_weight(2, 2, (4, 2), "tucker", (2, 2))
