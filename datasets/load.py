@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 import sciml
+from sciml._atomic import atomic_write_text
 from sciml.discretization import Discretization
 from sciml.sampled import axis_names
 
@@ -103,9 +104,7 @@ def cached_store(problem: PDEProblem, n: int, seed: int, *, root=None, dtype: st
     folder.mkdir(parents=True, exist_ok=True)
     meta_path = folder / "meta.json"
     if not meta_path.exists():
-        tmp = folder / f".meta.json.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
-        os.replace(tmp, meta_path)
+        atomic_write_text(meta_path, json.dumps(meta, indent=2, sort_keys=True))
     return generate(problem, n, folder / f"n{n}.zarr", seed=seed, workers=workers, dtype=dtype, progress=progress)
 
 

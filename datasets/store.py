@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sciml.training.store import fsync_dir
+from sciml._atomic import atomic_write_text, fsync_dir
 
 from .errors import DataFileError
 
@@ -138,10 +138,7 @@ class PartStore:
             prune_temporaries(self.root, "chunk-")
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".manifest.json.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        os.replace(tmp, path)
-        fsync_dir(self.root)
+        atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True))
 
     def path(self, chunk: int) -> Path:
         return self.root / f"chunk-{chunk:06d}.npz"

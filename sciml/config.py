@@ -10,6 +10,8 @@ import types
 import typing
 from pathlib import Path
 
+from ._atomic import atomic_write_text
+
 __all__ = ["config_from_dict", "config_to_dict", "load_config", "save_config"]
 
 
@@ -116,16 +118,7 @@ def save_config(config, path: str | os.PathLike) -> Path:
         text = yaml.safe_dump(data, sort_keys=False)
     else:
         text = json.dumps(data, indent=2)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write_text(path, text)
 
 
 def load_config(path: str | os.PathLike) -> dict:

@@ -31,36 +31,12 @@ import re
 import shutil
 from pathlib import Path
 
+from .._atomic import atomic_write_bytes, fsync_dir
+
 __all__ = ["CheckpointStore", "atomic_write_bytes", "fsync_dir", "read_pointer", "write_pointer"]
 
 POINTERS = ("latest", "best")
 _EPOCH_DIR = re.compile(r"^epoch-\d+$")
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory entry to disk (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a fsynced temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def write_pointer(directory: Path, name: str, target: str) -> None:

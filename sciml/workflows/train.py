@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 
 import sciml
+from sciml._atomic import atomic_write_text
 
 __all__ = ["DataSpec", "RunConfig", "default_pairing", "evaluate_checkpoint", "evaluate_model", "find_run_config",
            "load_problem", "make_model", "make_normalizers", "predict", "read_run_config", "resolution_key",
@@ -274,13 +275,7 @@ def write_json(data, path) -> Path:
     """Write ``data`` as indented JSON atomically (NaN and infinity refused)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def train_from_config(config, out, *, cache_dir=None, workers: int = 1, device: str | None = None,
