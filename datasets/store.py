@@ -53,6 +53,7 @@ __all__ = [
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 _PART = re.compile(r"^chunk-(\d{6})\.npz$")
 _TMP = re.compile(r"\.tmp-(\d+)$")
+_OLD = re.compile(r"\.old-(\d+)$")
 
 
 def import_optional(name: str):
@@ -221,6 +222,7 @@ def write_dataset(ds: xr.Dataset, out, chunk_size: int | None = None, overwrite:
     """
     out = Path(out)
     fmt = store_format(out)
+    recover_replaced(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"out: {str(out)!r} exists; pass overwrite=True to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -240,6 +242,28 @@ def write_dataset(ds: xr.Dataset, out, chunk_size: int | None = None, overwrite:
     finally:
         _remove(tmp)
     return out
+
+
+def recover_replaced(out: Path) -> None:
+    """Undo a replacement a kill interrupted between its two renames (see :func:`_replace`).
+
+    If ``out`` is missing, the newest ``.NAME.old-PID`` left by a dead process is renamed back;
+    if ``out`` exists, such leftovers of dead processes are deleted.
+    """
+    out = Path(out)
+    leftovers = []
+    for entry in out.parent.glob(f".{out.name}.old-*"):
+        match = _OLD.search(entry.name)
+        if match and not _pid_alive(int(match.group(1))):
+            leftovers.append(entry)
+    if not out.exists() and leftovers:
+        newest = max(leftovers, key=lambda entry: entry.stat().st_mtime)
+        os.replace(newest, out)
+        fsync_dir(out.parent)
+        leftovers.remove(newest)
+    if out.exists():
+        for entry in leftovers:
+            _remove(entry)
 
 
 def _replace(tmp: Path, out: Path) -> None:
@@ -271,6 +295,7 @@ def open_dataset(path, chunks: dict | str | None = None) -> xr.Dataset:
     (8, 64, 64)
     """
     path = Path(path)
+    recover_replaced(path)
     if not path.exists():
         raise FileNotFoundError(f"path: no dataset at {str(path)!r}")
     fmt = store_format(path)

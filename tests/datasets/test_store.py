@@ -69,6 +69,17 @@ def test_temporaries_of_dead_writers_are_pruned_and_live_ones_kept(tmp_path):
     assert not dead.exists() and live.exists()
 
 
+@pytest.mark.parametrize("name", ["r.zarr", "r.nc"])
+def test_a_kill_between_the_two_renames_of_a_replacement_loses_nothing(tmp_path, name):
+    out = tmp_path / name
+    write_dataset(_labelled_dataset(), out)
+    expected = open_dataset(out).load()
+    os.replace(out, tmp_path / f".{name}.old-999999999")  # killed after moving the old store aside
+    recovered = open_dataset(out).load()                   # the old store comes back
+    xr.testing.assert_identical(recovered, expected)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
 def test_parts_with_other_settings_are_refused_and_damaged_parts_recomputed(tmp_path):
     parts = PartStore(tmp_path / "x.zarr")
     parts.start({"n": 4, "seed": 0})
