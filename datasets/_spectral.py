@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sciml._validators import check_nonnegative_float, check_positive_float
+
 __all__ = ["BlowUpError", "ETDRK4", "angular_wavenumbers", "check_positive", "check_seeds", "check_times",
            "dealias_mask", "first_bad_sample", "integer_modes", "raise_if_blown_up", "substeps"]
 
@@ -123,15 +125,10 @@ def check_times(times, name: str = "times") -> np.ndarray:
 
 
 def check_positive(value, name: str, allow_zero: bool = False) -> float:
-    """A finite float > 0 (or >= 0), with a ValueError naming ``name`` otherwise."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__}") from exc
-    ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        raise ValueError(f"{name}: expected a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return v
+    """A finite real number > 0 (or >= 0): ``TypeError`` for non-numbers (bools, strings), ``ValueError`` otherwise."""
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        value = value.item()
+    return check_nonnegative_float(value, name) if allow_zero else check_positive_float(value, name)
 
 
 def check_seeds(seeds) -> np.ndarray:

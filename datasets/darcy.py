@@ -26,6 +26,7 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
 import sciml
+from sciml._checks import check_positive_int
 
 from .grf import GaussianRandomField, lognormal, threshold
 from ._spectral import check_positive, check_seeds
@@ -146,10 +147,8 @@ class DarcyConfig:
     refinement: int = 1
 
     def __post_init__(self):
-        if isinstance(self.resolution, bool) or not isinstance(self.resolution, int) or self.resolution < 3:
-            raise ValueError(f"resolution: expected an integer >= 3, got {self.resolution!r}")
-        if isinstance(self.refinement, bool) or not isinstance(self.refinement, int) or self.refinement < 1:
-            raise ValueError(f"refinement: expected an integer >= 1, got {self.refinement!r}")
+        check_positive_int(self.resolution, "resolution", 3)
+        check_positive_int(self.refinement, "refinement", 1)
         if self.coefficient not in ("threshold", "lognormal"):
             raise ValueError(f"coefficient: expected 'threshold' or 'lognormal', got {self.coefficient!r}")
         for name in ("high", "low", "alpha", "sigma"):

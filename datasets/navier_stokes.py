@@ -33,6 +33,7 @@ import numpy as np
 import scipy.fft
 
 import sciml
+from sciml._checks import check_positive_int
 
 from ._spectral import (ETDRK4, BlowUpError, angular_wavenumbers, check_positive, check_seeds,
                         check_times, dealias_mask, raise_if_blown_up, substeps)
@@ -251,9 +252,7 @@ class NavierStokesConfig:
 
     def __post_init__(self):
         for name, minimum in (("resolution", 8), ("n_times", 1), ("refinement", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+            check_positive_int(getattr(self, name), name, minimum)
         for name in ("viscosity", "final_time", "alpha", "max_dt"):
             check_positive(getattr(self, name), name)
         check_positive(self.tau, "tau", allow_zero=True)

@@ -29,6 +29,7 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
 import sciml
+from sciml._checks import check_positive_int
 
 from ._spectral import check_positive, check_seeds
 from .grf import GaussianRandomField
@@ -204,8 +205,7 @@ class PoissonConfig:
     sigma: float = 1.0
 
     def __post_init__(self):
-        if isinstance(self.resolution, bool) or not isinstance(self.resolution, int) or self.resolution < 3:
-            raise ValueError(f"resolution: expected an integer >= 3, got {self.resolution!r}")
+        check_positive_int(self.resolution, "resolution", 3)
         if self.boundary not in BOUNDARIES:
             raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {self.boundary!r}")
         for name in ("alpha", "sigma"):
