@@ -18,9 +18,12 @@ from .dct import dct, dct_matrix, idct
 from .dispatch import choose_path, dft_is_faster, irfft_modes, mix_modes, rfft_modes
 from .factorized import (CPSpectralWeight, DenseSpectralWeight, SpectralWeight, TTSpectralWeight,
                          TuckerSpectralWeight, make_spectral_weight)
+from ._validate import block_shape, check_resolution
 from .spectral_conv import SpectralConv
 
 __all__ = [
+    "block_shape",
+    "check_resolution",
     "CPSpectralWeight",
     "DenseSpectralWeight",
     "SpectralConv",

@@ -90,6 +90,9 @@ def check_norm(norm: str) -> str:
 
 def check_resolution(spatial: Sequence[int], modes: Sequence[int], name: str) -> None:
     """Every spatial size must hold the retained modes: ``size >= 2 * modes`` on every axis."""
+    if len(spatial) != len(modes):
+        raise ValueError(f"{name}: expected {len(modes)} spatial axes for modes {tuple(modes)}, "
+                         f"got spatial shape {tuple(spatial)}")
     small = [(s, m) for s, m in zip(spatial, modes) if s < 2 * m]
     if small:
         raise ValueError(

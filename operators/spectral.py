@@ -20,25 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sciml.kernels import (CPSpectralWeight, DenseSpectralWeight, SpectralConv, SpectralWeight,
-                           TTSpectralWeight, TuckerSpectralWeight)
+                           TTSpectralWeight, TuckerSpectralWeight, check_resolution)
+from sciml.kernels import block_shape as block_of_modes  # the shape of the retained block
 
 __all__ = ["block_of_modes", "check_resolution", "make_spectral_conv"]
-
-
-def block_of_modes(modes: Sequence[int]) -> tuple[int, ...]:
-    """Shape of the retained block for ``modes``: ``(2 m_0, ..., 2 m_{d-2}, m_{d-1})``."""
-    modes = tuple(modes)
-    return tuple(2 * m for m in modes[:-1]) + (modes[-1],)
-
-
-def check_resolution(spatial: Sequence[int], modes: Sequence[int], name: str = "values") -> None:
-    """``ValueError`` naming ``name`` unless every axis has at least ``2 * modes`` points."""
-    if len(spatial) != len(modes):
-        raise ValueError(f"{name}: expected {len(modes)} spatial axes for modes {tuple(modes)}, "
-                         f"got spatial shape {tuple(spatial)}")
-    if any(n < 2 * m for n, m in zip(spatial, modes)):
-        raise ValueError(f"{name}: spatial shape {tuple(spatial)} is too coarse for modes {tuple(modes)}; "
-                         f"expected at least 2 * modes = {tuple(2 * m for m in modes)} points per axis")
 
 
 def make_spectral_conv(width: int, modes: Sequence[int], weight: SpectralWeight | None = None,

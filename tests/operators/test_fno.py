@@ -132,7 +132,7 @@ def test_domain_padding_is_removed_and_applied():
 
 def test_bad_inputs_raise_clear_errors():
     model = FNO(FNOConfig(2, 1, width=4, modes=(8, 8), n_layers=1))
-    with pytest.raises(ValueError, match=r"values: spatial shape \(12, 12\) is too coarse for modes \(8, 8\)"):
+    with pytest.raises(ValueError, match=r"values: expected spatial sizes >= 2 \* modes = \(16, 16\).*\(12, 12\) for modes \(8, 8\)"):
         model(torch.randn(1, 2, 12, 12))
     with pytest.raises(ValueError, match="values: expected 2 input channels, got 3"):
         model(torch.randn(1, 3, 32, 32))
