@@ -1,3 +1,11 @@
-"""Neural and tensor-format fields -- imported as ``sciml.fields``. Fields land with their issues."""
+"""Neural and tensor-format fields -- imported as ``sciml.fields``.
 
-__all__: list[str] = []
+A field maps coordinates ``[..., d]`` on a :class:`~sciml.Domain` to values
+``[..., c]``; :meth:`Field.sample` evaluates it on any discretization.
+"""
+
+from . import autodiff
+from .autodiff import divergence, gradient, hessian, jacobian, laplacian
+from .base import Field
+
+__all__ = ["Field", "autodiff", "divergence", "gradient", "hessian", "jacobian", "laplacian"]
