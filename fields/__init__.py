@@ -6,6 +6,6 @@ A field maps coordinates ``[..., d]`` on a :class:`~sciml.Domain` to values
 
 from . import autodiff
 from .autodiff import divergence, gradient, hessian, jacobian, laplacian
-from .base import Field
+from .base import Field, FieldConfig
 
-__all__ = ["Field", "autodiff", "divergence", "gradient", "hessian", "jacobian", "laplacian"]
+__all__ = ["Field", "FieldConfig", "autodiff", "divergence", "gradient", "hessian", "jacobian", "laplacian"]

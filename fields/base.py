@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -9,7 +11,34 @@ from sciml.discretization import Discretization
 from sciml.domain import Domain
 from sciml.sampled import Sampled
 
-__all__ = ["Field"]
+__all__ = ["Field", "FieldConfig"]
+
+
+@dataclasses.dataclass
+class FieldConfig:
+    """Fields common to every field config: the box and the number of outputs.
+
+    Field configs subclass this dataclass (every added attribute with a
+    default), so a field is rebuilt from JSON as ``cls(cls.config_class(**d))``
+    like every registered model (see :func:`sciml.register_model`).
+
+    Attributes
+    ----------
+    bounds : tuple of (lower, upper)
+        One pair per coordinate axis.
+    periodic : tuple of bool
+        Periodic flag per axis (empty means none periodic).
+    out_channels : int
+        Values per point.
+    """
+
+    bounds: tuple = ((0.0, 1.0), (0.0, 1.0), (0.0, 1.0))
+    periodic: tuple = ()
+    out_channels: int = 1
+
+    def domain(self) -> Domain:
+        """The :class:`~sciml.Domain` these bounds describe."""
+        return Domain(self.bounds, periodic=tuple(self.periodic) or False)
 
 
 class Field(nn.Module):
@@ -47,6 +76,19 @@ class Field(nn.Module):
     >>> f.sample(Grid.uniform((3, 3), Domain.unit(2))).values.shape
     torch.Size([1, 1, 3, 3])
     """
+
+    @classmethod
+    def for_domain(cls, domain: Domain, **kwargs) -> "Field":
+        """Build a field of this (registered, config-built) class on ``domain``.
+
+        ``kwargs`` are the other attributes of ``cls.config_class``.
+        """
+        config_class = getattr(cls, "config_class", None)
+        if config_class is None:
+            raise TypeError(f"{cls.__name__} has no config_class; construct it directly")
+        if not isinstance(domain, Domain):
+            raise TypeError(f"domain: expected a sciml.Domain, got {type(domain).__name__}")
+        return cls(config_class(bounds=tuple(domain.bounds), periodic=tuple(domain.periodic), **kwargs))
 
     def __init__(self, domain: Domain, out_channels: int = 1, check_domain: bool = True):
         super().__init__()

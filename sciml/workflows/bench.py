@@ -219,12 +219,15 @@ def bench_model_config(name: str, profile: BenchProfile, grid) -> dict:
 
     FNO and its subclasses get ``width``, ``modes`` (capped at half the points per axis),
     ``n_layers`` and domain padding on non-periodic axes; TFNO a Tucker rank, MG-TFNO a joint
-    rank and multigrid levels (modes capped to fit a patch). Other registered models get ``{}``
-    (their config defaults).
+    rank and multigrid levels (modes capped to fit a patch). Other registered models size
+    themselves through a ``bench_config(profile, grid) -> dict`` classmethod when they define
+    one, and otherwise get ``{}`` (their config defaults).
     """
     from sciml.operators import FNOConfig
 
     cls = sciml.registered_models()[name]
+    if hasattr(cls, "bench_config"):
+        return dict(cls.bench_config(profile, grid))
     if not issubclass(cls.config_class, FNOConfig):
         return {}
     shape = tuple(grid.shape)
