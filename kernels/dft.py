@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, modes_of_block
-from .fft import check_forward_size, check_inverse_size
+from .fft import check_forward_size, check_inverse_size, halve_aliased_nyquist
 
 __all__ = ["rfft_modes_dft", "irfft_modes_dft"]
 
@@ -58,7 +58,7 @@ def rfft_modes_dft(x: torch.Tensor, modes: Sequence[int], norm: str = "forward")
     for axis in range(d - 1):
         matrix = _matrix("c2c_forward", sizes[axis], modes[axis], scale(sizes[axis]), x.dtype, x.device)
         pairs = _apply_to_pairs(pairs, axis - d - 1, matrix)
-    return torch.view_as_complex(pairs.contiguous())
+    return halve_aliased_nyquist(torch.view_as_complex(pairs.contiguous()), sizes, modes)
 
 
 def irfft_modes_dft(coefficients: torch.Tensor, size: Sequence[int], norm: str = "forward") -> torch.Tensor:

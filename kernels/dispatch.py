@@ -37,7 +37,7 @@ import torch
 from ._validate import as_int_tuple, as_working_real, check_norm, check_path, modes_of_block
 from .cupy_backend import cupy_available, cupy_irfft_modes, cupy_mix_modes, cupy_rfft_modes, import_cupy
 from .dft import irfft_modes_dft, rfft_modes_dft
-from .fft import check_forward_size, check_inverse_size, irfft_modes_reference, rfft_modes_reference
+from .fft import check_forward_size, check_inverse_size, halve_aliased_nyquist, irfft_modes_reference, rfft_modes_reference
 from .mixing import check_mixing_shapes, mix_modes_real
 
 __all__ = ["choose_path", "dft_is_faster", "irfft_modes", "mix_modes", "rfft_modes"]
@@ -126,7 +126,8 @@ def rfft_modes(x: torch.Tensor, modes: int | Sequence[int], *, norm: str = "forw
     check_forward_size(x, modes)
     chosen = choose_path(x, x.shape[-len(modes):], modes, path)
     if chosen == "cupy":
-        return cupy_rfft_modes(as_working_real(x, "x"), modes, norm)
+        block = cupy_rfft_modes(as_working_real(x, "x"), modes, norm)
+        return halve_aliased_nyquist(block, x.shape[-len(modes):], modes)
     return (rfft_modes_dft if chosen == "dft" else rfft_modes_reference)(x, modes, norm)
 
 

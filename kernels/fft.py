@@ -13,7 +13,12 @@ For ``d`` spatial axes of sizes :math:`N_0, \dots, N_{d-1}` and retained modes
 stored with shape ``[..., 2 m_0, ..., 2 m_{d-2}, m_{d-1}]``: on every axis but the last
 the non-negative frequencies come first, then the negative ones (``-m_j`` at index
 ``m_j``); the last axis holds only non-negative frequencies (real signals are
-Hermitian). The scale :math:`s_f` is ``1/N`` for ``norm="forward"`` (the default:
+Hermitian). When a leading axis has exactly :math:`N_j = 2 m_j` points, its entry
+:math:`-m_j` is the Nyquist bin, which holds the aliased sum of the :math:`+m_j` and
+:math:`-m_j` components; it is halved, splitting the alias evenly between the two. The block of a
+band-limited signal then equals a finer grid's whenever the two aliased components are
+equal (signals even along that axis) and is the symmetric estimate otherwise; unhalved,
+the entry would be twice the finer grid's for such signals. The scale :math:`s_f` is ``1/N`` for ``norm="forward"`` (the default:
 coefficients approximate the continuous Fourier coefficients, so weights learned
 at one resolution mean the same at another), ``1`` for ``"backward"`` and
 ``1/sqrt(N)`` for ``"ortho"``, with :math:`N = \prod_j N_j`.
@@ -44,9 +49,9 @@ from collections.abc import Sequence
 
 import torch
 
-from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, modes_of_block
+from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, check_resolution, modes_of_block
 
-__all__ = ["check_inverse_size", "last_axis_weights", "rfft_modes_reference", "irfft_modes_reference"]
+__all__ = ["check_inverse_size", "halve_aliased_nyquist", "last_axis_weights", "rfft_modes_reference", "irfft_modes_reference"]
 
 
 def rfft_modes_reference(x: torch.Tensor, modes: Sequence[int], norm: str = "forward") -> torch.Tensor:
@@ -80,7 +85,7 @@ def rfft_modes_reference(x: torch.Tensor, modes: Sequence[int], norm: str = "for
         dim = axis - d
         coefficients = torch.fft.fft(coefficients, dim=dim, norm=norm)
         coefficients = gather_low_frequencies(coefficients, dim, modes[axis])
-    return coefficients
+    return halve_aliased_nyquist(coefficients, x.shape[-d:], modes)
 
 
 def irfft_modes_reference(coefficients: torch.Tensor, size: Sequence[int], norm: str = "forward") -> torch.Tensor:
@@ -126,6 +131,22 @@ def gather_low_frequencies(spectrum: torch.Tensor, dim: int, m: int) -> torch.Te
     return torch.cat([spectrum.narrow(dim, 0, m), spectrum.narrow(dim, n - m, m)], dim=dim)
 
 
+def halve_aliased_nyquist(block: torch.Tensor, sizes: Sequence[int], modes: Sequence[int]) -> torch.Tensor:
+    """Halve the entry ``-m`` of every leading axis with exactly ``N = 2 m`` points (out of place).
+
+    That entry is the Nyquist bin, the aliased sum of the ``+m`` and ``-m`` components; the
+    block keeps only ``-m`` and gets half the sum (exact when the two components are equal).
+    """
+    d = len(modes)
+    for axis in range(d - 1):
+        n, m = sizes[axis], modes[axis]
+        if n == 2 * m:
+            scale = torch.ones(2 * m, dtype=block.real.dtype, device=block.device)
+            scale[m] = 0.5
+            block = block * scale.reshape((2 * m,) + (1,) * (d - 1 - axis))
+    return block
+
+
 def pad_low_frequencies(block: torch.Tensor, dim: int, m: int, n: int) -> torch.Tensor:
     """Inverse of :func:`gather_low_frequencies`: zeros for the ``n - 2m`` high frequencies."""
     shape = list(block.shape)
@@ -162,15 +183,11 @@ def last_axis_weights(n: int, m: int, dtype: torch.dtype, device) -> torch.Tenso
 
 
 def check_forward_size(x: torch.Tensor, modes: Sequence[int]) -> None:
+    """``x`` has the ``len(modes)`` spatial axes and each holds its modes (``N >= 2 m``)."""
     d = len(modes)
     if x.ndim < d:
         raise ValueError(f"x: expected at least {d} dimensions for modes {tuple(modes)}, got shape {tuple(x.shape)}")
-    spatial = tuple(x.shape[-d:])
-    if any(n < 2 * m for n, m in zip(spatial, modes)):
-        raise ValueError(
-            f"x: expected spatial sizes >= 2 * modes = {tuple(2 * m for m in modes)}, "
-            f"got spatial shape {spatial} for modes {tuple(modes)}"
-        )
+    check_resolution(tuple(x.shape[-d:]), modes, "x")
 
 
 def check_inverse_size(coefficients: torch.Tensor, size: Sequence[int]) -> tuple[int, ...]:
