@@ -310,9 +310,9 @@ def generate(problem: PDEProblem | str, n: int, out, *, params: dict | None = No
 
     Examples
     --------
-    >>> generate("darcy", 100, "darcy64.zarr", params={"resolution": 64}, workers=2, seed=0)
+    >>> generate("darcy", 100, "darcy64.zarr", params={"resolution": 64}, workers=2, seed=0)  # doctest: +SKIP
     PosixPath('darcy64.zarr')
-    >>> xr.open_zarr("darcy64.zarr")["u"].attrs["role"]
+    >>> xr.open_zarr("darcy64.zarr")["u"].attrs["role"]  # doctest: +SKIP
     'output'
     """
     problem = make_problem(problem, params)

@@ -122,9 +122,9 @@ class LazyOperatorDataset(Dataset):
 
     Examples
     --------
-    >>> data = load("darcy", resolution=64, n_train=10_000, n_test=100, lazy=True).train
-    >>> loader = DataLoader(data, batch_size=32, sampler=data.chunk_sampler(seed=0), collate_fn=data.collate)
-    >>> a, u = next(iter(loader))          # two Sampled on the 64x64 grid
+    >>> data = load("darcy", resolution=64, n_train=10_000, n_test=100, lazy=True).train  # doctest: +SKIP
+    >>> loader = DataLoader(data, batch_size=32, sampler=data.chunk_sampler(seed=0), collate_fn=data.collate)  # doctest: +SKIP
+    >>> a, u = next(iter(loader))          # two Sampled on the 64x64 grid  # doctest: +SKIP
     """
 
     def __init__(self, path, layout: StoreLayout, grid: sciml.Grid, *, n: int | None = None,

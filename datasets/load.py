@@ -142,8 +142,8 @@ def from_store(path, *, n: int | None = None, pairs: str = "final", window: int 
 
     Examples
     --------
-    >>> data = from_store("burgers.zarr", pairs="steps", window=2)
-    >>> a, u = data.collate([data[0], data[1]])
+    >>> data = from_store("burgers.zarr", pairs="steps", window=2)  # doctest: +SKIP
+    >>> a, u = data.collate([data[0], data[1]])  # doctest: +SKIP
     """
     path = Path(path)
     pairing = Pairing(pairs, window)

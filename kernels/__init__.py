@@ -16,12 +16,15 @@ Layer: :class:`SpectralConv`. Dispatch: :func:`choose_path`, :func:`dft_is_faste
 from .cupy_backend import cupy_available
 from .dct import dct, dct_matrix, idct
 from .dispatch import choose_path, dft_is_faster, irfft_modes, mix_modes, rfft_modes
-from .factorized import (CPSpectralWeight, DenseSpectralWeight, SpectralWeight, TTSpectralWeight,
-                         TuckerSpectralWeight, make_spectral_weight)
+from .factorized import (LOW_RANK_FORMATS, CPSpectralWeight, DenseSpectralWeight, SpectralWeight,
+                         TTSpectralWeight, TuckerSpectralWeight, make_spectral_weight)
+from ._validate import PATHS as SPECTRAL_PATHS
 from ._validate import block_shape, check_resolution
 from .spectral_conv import SpectralConv
 
 __all__ = [
+    "LOW_RANK_FORMATS",
+    "SPECTRAL_PATHS",
     "block_shape",
     "check_resolution",
     "CPSpectralWeight",

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
+#: paths the spectral ops accept (``path=``)
 PATHS = ("auto", "reference", "dft", "cupy")
 NORMS = ("forward", "backward", "ortho")
 _HALF = (torch.float16, torch.bfloat16)
@@ -99,6 +101,19 @@ def check_resolution(spatial: Sequence[int], modes: Sequence[int], name: str) ->
             f"{name}: expected spatial sizes >= 2 * modes = {tuple(2 * m for m in modes)} on every axis, "
             f"got spatial shape {tuple(spatial)} for modes {tuple(modes)}"
         )
+
+
+def multiplicities(n: int, m: int) -> np.ndarray:
+    r"""The :math:`c_k` of ``m`` last-axis modes of a real signal of size ``n``, float64.
+
+    1 at DC and (when ``n`` is even and ``n // 2 < m``) at Nyquist, 2 elsewhere: each other
+    retained frequency stands for itself and its conjugate.
+    """
+    weights = np.full(m, 2.0)
+    weights[0] = 1.0
+    if n % 2 == 0 and n // 2 < m:
+        weights[n // 2] = 1.0
+    return weights
 
 
 def block_shape(modes: Sequence[int]) -> tuple[int, ...]:

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._validate import norm_scales
+from ._validate import multiplicities, norm_scales
 
 __all__ = ["cupy_available", "import_cupy", "cupy_rfft_modes", "cupy_irfft_modes", "cupy_mix_modes"]
 
@@ -221,11 +221,7 @@ def _multiplicities(cupy, n: int, m: int, dtype):
 
 @functools.lru_cache(maxsize=128)
 def _cached_multiplicities(n, m, dtype, device) -> torch.Tensor:
-    weights = torch.full((m,), 2.0, dtype=dtype)
-    weights[0] = 1.0
-    if n % 2 == 0 and n // 2 < m:
-        weights[n // 2] = 1.0
-    return weights.to(f"cuda:{device}")
+    return torch.as_tensor(multiplicities(n, m), dtype=dtype, device=f"cuda:{device}")
 
 
 class _TruncatedRfft(torch.autograd.Function):

@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, modes_of_block
+from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, modes_of_block, multiplicities
 from .fft import check_forward_size, check_inverse_size, halve_aliased_nyquist
 
 __all__ = ["rfft_modes_dft", "irfft_modes_dft"]
@@ -119,10 +119,7 @@ def _numpy_matrix(kind: str, n: int, m: int, scale: float) -> np.ndarray:
         theta = 2 * np.pi * np.outer(samples, np.arange(m)) / n              # [n, m]
         if kind == "r2c":
             return scale * np.stack([np.cos(theta), -np.sin(theta)], axis=-1).reshape(n, 2 * m)
-        weights = np.full(m, 2.0)
-        weights[0] = 1.0
-        if n % 2 == 0 and n // 2 < m:
-            weights[n // 2] = 1.0
+        weights = multiplicities(n, m)
         rows = np.stack([np.cos(theta), -np.sin(theta)], axis=-1) * weights[None, :, None]
         return scale * rows.transpose(1, 2, 0).reshape(2 * m, n)
     frequencies = np.concatenate([np.arange(m), np.arange(-m, 0)])

@@ -43,7 +43,9 @@ from .mixing import (complex_as_real_matrix, from_modes_first, mix_modes_first, 
 __all__ = ["CPSpectralWeight", "DenseSpectralWeight", "SpectralWeight", "TTSpectralWeight",
            "TuckerSpectralWeight", "make_spectral_weight", "FACTORIZATIONS"]
 
-FACTORIZATIONS = (None, "dense", "cp", "tucker", "tt")
+#: low-rank formats of spectral weights
+LOW_RANK_FORMATS = ("cp", "tucker", "tt")
+FACTORIZATIONS = (None, "dense") + LOW_RANK_FORMATS
 STRATEGIES = ("auto", "direct", "dense")
 
 #: Overhead of the ``"dense"`` strategy per rebuilt weight entry, in complex multiplies. Fitted

@@ -49,7 +49,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, check_resolution, modes_of_block
+from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, check_resolution, modes_of_block, multiplicities
 
 __all__ = ["check_inverse_size", "halve_aliased_nyquist", "last_axis_weights", "rfft_modes_reference", "irfft_modes_reference"]
 
@@ -175,11 +175,7 @@ def real_dc_and_nyquist(spectrum: torch.Tensor, n: int) -> torch.Tensor:
 
 def last_axis_weights(n: int, m: int, dtype: torch.dtype, device) -> torch.Tensor:
     r"""The multiplicities :math:`c_k` (1 at DC and Nyquist, else 2) of ``m`` last-axis modes of size ``n``."""
-    weights = torch.full((m,), 2.0, dtype=dtype, device=device)
-    weights[0] = 1.0
-    if n % 2 == 0 and n // 2 < m:
-        weights[n // 2] = 1.0
-    return weights
+    return torch.as_tensor(multiplicities(n, m), dtype=dtype, device=device)
 
 
 def check_forward_size(x: torch.Tensor, modes: Sequence[int]) -> None:

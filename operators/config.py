@@ -28,6 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sciml.kernels import LOW_RANK_FORMATS as FACTORIZATIONS
+from sciml.kernels import SPECTRAL_PATHS
+
 __all__ = ["ACTIVATIONS", "BlockConfig", "FNOConfig", "FactorizationConfig", "MGTFNOConfig",
            "MultigridConfig", "NORMS", "SKIPS", "TFNOConfig"]
 
@@ -35,8 +38,6 @@ SKIPS = ("linear", "soft-gating", "identity", "none")
 NORMS = ("none", "instance", "group")
 ACTIVATIONS = ("gelu", "relu", "silu", "tanh", "identity")
 PADDING_SIDES = ("one-sided", "symmetric")
-SPECTRAL_PATHS = ("auto", "reference", "dft", "cupy")
-FACTORIZATIONS = ("cp", "tucker", "tt")
 CONTRACTIONS = ("auto", "direct", "dense")
 BOUNDARIES = ("circular", "reflect")
 

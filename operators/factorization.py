@@ -35,12 +35,12 @@ from tensorly.cp_tensor import validate_cp_rank
 from tensorly.decomposition import parafac, tensor_train, tucker
 from tensorly.tucker_tensor import validate_tucker_rank
 
-from sciml.kernels.factorized import (CPSpectralWeight, SpectralWeight, TTSpectralWeight,
+from sciml.kernels.factorized import (LOW_RANK_FORMATS, CPSpectralWeight, SpectralWeight, TTSpectralWeight,
                                       TuckerSpectralWeight)
 
 __all__ = ["full_rank", "parameter_count", "random_dense_weight", "resolve_rank", "weight_from_dense"]
 
-KINDS = ("cp", "tucker", "tt")
+KINDS = LOW_RANK_FORMATS
 
 
 def resolve_rank(kind: str, shape: Sequence[int], rank) -> int | tuple[int, ...]:

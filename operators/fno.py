@@ -166,6 +166,7 @@ class TFNO(FNO):
 
     Examples
     --------
+    >>> from sciml.operators import FactorizationConfig
     >>> config = TFNOConfig(in_channels=1, out_channels=1, width=16, modes=(8, 8),
     ...                     factorization=FactorizationConfig("cp", rank=0.1))
     >>> tfno, fno = TFNO(config), FNO(FNOConfig(1, 1, width=16, modes=(8, 8)))

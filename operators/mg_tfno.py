@@ -22,6 +22,7 @@ DDP ranks) use :meth:`MGTFNO.patch`, :meth:`MGTFNO.forward_patches` and
 
 Examples
 --------
+>>> from sciml.operators import MGTFNOConfig, MultigridConfig
 >>> config = MGTFNOConfig(in_channels=1, out_channels=1, width=16, modes=(8, 8), rank=0.05,
 ...                       multigrid=MultigridConfig(levels=1, overlap=0.0625))
 >>> model = MGTFNO(config)

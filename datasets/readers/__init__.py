@@ -72,9 +72,9 @@ def read(path, format: str | None = None, **options):
 
     Examples
     --------
-    >>> data = read("darcy_train_16.pt")
-    >>> data = read("2D_DarcyFlow_beta1.0_Train.hdf5", n=1000)
-    >>> data = read("fields.nc", mapping={"input": "a", "output": "u"})
+    >>> data = read("darcy_train_16.pt")  # doctest: +SKIP
+    >>> data = read("2D_DarcyFlow_beta1.0_Train.hdf5", n=1000)  # doctest: +SKIP
+    >>> data = read("fields.nc", mapping={"input": "a", "output": "u"})  # doctest: +SKIP
     """
     name = format or detect_format(path)
     if name not in _READERS:
@@ -95,8 +95,8 @@ def read_splits(train, test=None, *, format: str | None = None, n_train: int | N
 
     Examples
     --------
-    >>> data = read_splits("darcy_train_16.pt", "darcy_test_16.pt")
-    >>> data = read_splits("1D_Burgers_Sols_Nu0.001.hdf5", n_train=900, n_test=100)
+    >>> data = read_splits("darcy_train_16.pt", "darcy_test_16.pt")  # doctest: +SKIP
+    >>> data = read_splits("1D_Burgers_Sols_Nu0.001.hdf5", n_train=900, n_test=100)  # doctest: +SKIP
     """
     from ..load import DatasetSplits
 

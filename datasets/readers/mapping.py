@@ -152,7 +152,7 @@ def read(path, mapping, *, format: str | None = None, pairs: str = "final", wind
 
     Examples
     --------
-    >>> data = read("ocean.nc", {"input": "forcing", "output": "sst", "sample_dim": "time",
+    >>> data = read("ocean.nc", {"input": "forcing", "output": "sst", "sample_dim": "time",  # doctest: +SKIP
     ...                          "spatial_dims": ["lat", "lon"]})
     """
     mapping = VariableMapping.make(mapping)

@@ -76,8 +76,8 @@ def read(path, *, input_key: str = "x", output_key: str = "y", channels: bool = 
 
     Examples
     --------
-    >>> train = read("darcy_train_16.pt")
-    >>> train.inputs.shape, train.inputs.on
+    >>> train = read("darcy_train_16.pt")  # doctest: +SKIP
+    >>> train.inputs.shape, train.inputs.on  # doctest: +SKIP
     ((1000, 1, 16, 16), Grid(shape=(16, 16), kind=node, bounds=((0.0, 1.0), (0.0, 1.0)), periodic=--))
     """
     data = _load(path)

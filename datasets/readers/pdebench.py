@@ -177,8 +177,8 @@ def read(path, *, layout: str | None = None, pairs: str = "final", window: int =
 
     Examples
     --------
-    >>> data = read("1D_Burgers_Sols_Nu0.001.hdf5", n=1000)        # u(t_0) -> u(t_end)
-    >>> steps = read("1D_Burgers_Sols_Nu0.001.hdf5", n=100, pairs="steps", window=10)
+    >>> data = read("1D_Burgers_Sols_Nu0.001.hdf5", n=1000)        # u(t_0) -> u(t_end)  # doctest: +SKIP
+    >>> steps = read("1D_Burgers_Sols_Nu0.001.hdf5", n=100, pairs="steps", window=10)  # doctest: +SKIP
     """
     pairing = Pairing(pairs, window)
     with open_h5(path) as handle:
