@@ -21,7 +21,8 @@ from torch import nn
 from ._validate import as_int_tuple, check_norm, check_path, check_resolution, block_shape
 from .cupy_backend import cupy_mix_modes
 from .dispatch import choose_path, irfft_modes, rfft_modes
-from .factorized import DenseSpectralWeight, STRATEGIES, make_spectral_weight
+from .factorized import (STRATEGIES, CPSpectralWeight, DenseSpectralWeight, SpectralWeight, TTSpectralWeight,
+                         TuckerSpectralWeight, make_spectral_weight)
 
 __all__ = ["SpectralConv"]
 
@@ -50,6 +51,9 @@ class SpectralConv(nn.Module):
     dtype : torch.float32 or torch.float64
         Parameter dtype. Inputs in float16/bfloat16 are computed in float32 and the output
         is cast back to the input dtype.
+    weight : SpectralWeight, optional
+        A ready weight of shape ``(in_channels, out_channels, *block)`` used instead of drawing
+        one (``factorization``/``rank`` are then taken from it and must not be given).
 
     Examples
     --------
@@ -65,7 +69,7 @@ class SpectralConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, modes: int | Sequence[int],
                  factorization: str | None = None, rank=None, path: str = "auto",
                  contraction: str = "auto", norm: str = "forward", bias: bool = False,
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, weight: SpectralWeight | None = None):
         super().__init__()
         self.modes = as_int_tuple(modes, "modes", 1 if isinstance(modes, int) else None)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
@@ -73,10 +77,28 @@ class SpectralConv(nn.Module):
         if contraction not in STRATEGIES:
             raise ValueError(f"contraction: expected one of {STRATEGIES}, got {contraction!r}")
         self.contraction = contraction
-        self.factorization = factorization
-        self.weight = make_spectral_weight(self.in_channels, self.out_channels, block_shape(self.modes),
-                                           factorization, rank, dtype)
+        if weight is None:
+            self.factorization = factorization
+            self.weight = make_spectral_weight(self.in_channels, self.out_channels, block_shape(self.modes),
+                                               factorization, rank, dtype)
+        else:
+            self.factorization = self._check_weight(weight, factorization, rank)
+            self.weight = weight
         self.bias = nn.Parameter(torch.zeros(self.out_channels, dtype=dtype)) if bias else None
+
+    def _check_weight(self, weight, factorization, rank) -> str:
+        """Validate a given weight; returns its format name."""
+        if not isinstance(weight, SpectralWeight):
+            raise TypeError(f"weight: expected a sciml.kernels.SpectralWeight, got {type(weight).__name__}")
+        if factorization is not None or rank is not None:
+            raise ValueError("factorization, rank: must not be given together with a ready weight")
+        expected = (self.in_channels, self.out_channels, *block_shape(self.modes))
+        actual = (weight.in_channels, weight.out_channels, *weight.block)
+        if actual != expected:
+            raise ValueError(f"weight: expected shape {expected} (in, out, *block), got {actual}")
+        names = {DenseSpectralWeight: "dense", CPSpectralWeight: "cp", TuckerSpectralWeight: "tucker",
+                 TTSpectralWeight: "tt"}
+        return next((name for cls, name in names.items() if isinstance(weight, cls)), type(weight).__name__)
 
     def forward(self, x: torch.Tensor, out_size: Sequence[int] | None = None, path: str | None = None) -> torch.Tensor:
         d = len(self.modes)

@@ -131,6 +131,10 @@ class FNO(sciml.Operator):
                              f"(shape {tuple(values.shape)})")
         if tuple(values.shape[2:]) != tuple(grid.shape):
             raise ValueError(f"values: expected spatial shape {grid.shape} of {grid!r}, got {tuple(values.shape[2:])}")
+        dtype = next(self.parameters()).dtype
+        if values.dtype != dtype and not torch.is_autocast_enabled(values.device.type):
+            raise TypeError(f"values: expected dtype {dtype} (the model's parameters), got {values.dtype}; "
+                            f"convert the input (values.to({dtype})) or the model (model.to({values.dtype}))")
 
     def forward_network(self, values: torch.Tensor, on: Grid) -> torch.Tensor:
         """Lifting, padded Fourier blocks and projection, without input checks."""

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sciml.kernels import (CPSpectralWeight, DenseSpectralWeight, SpectralConv, SpectralWeight,
-                           TTSpectralWeight, TuckerSpectralWeight, check_resolution)
+from sciml.kernels import SpectralConv, SpectralWeight, check_resolution
 from sciml.kernels import block_shape as block_of_modes  # the shape of the retained block
 
 __all__ = ["block_of_modes", "check_resolution", "make_spectral_conv"]
@@ -35,26 +34,10 @@ def make_spectral_conv(width: int, modes: Sequence[int], weight: SpectralWeight 
     width : int
     modes : sequence of int
     weight : SpectralWeight, optional
-        Replaces the layer's freshly drawn dense weight (its block must match ``modes``).
+        Used instead of drawing a dense weight (its block must match ``modes``).
     path, contraction : str
         See :class:`~sciml.kernels.SpectralConv`.
     """
-    conv = SpectralConv(width, width, tuple(modes), path=path, contraction=contraction)
-    if weight is not None:
-        if not isinstance(weight, SpectralWeight):
-            raise TypeError(f"weight: expected a sciml.kernels.SpectralWeight, got {type(weight).__name__}")
-        expected = (width, width, *block_of_modes(modes))
-        actual = (weight.in_channels, weight.out_channels, *weight.block)
-        if actual != expected:
-            raise ValueError(f"weight: expected shape {expected} (in, out, *block), got {actual}")
-        conv.weight = weight
-        conv.factorization = _format_name(weight)
-    return conv
+    return SpectralConv(width, width, tuple(modes), path=path, contraction=contraction, weight=weight)
 
 
-def _format_name(weight: SpectralWeight) -> str:
-    for cls, name in ((DenseSpectralWeight, "dense"), (CPSpectralWeight, "cp"), (TuckerSpectralWeight, "tucker"),
-                      (TTSpectralWeight, "tt")):
-        if isinstance(weight, cls):
-            return name
-    return type(weight).__name__

@@ -164,3 +164,11 @@ def test_block_config_errors():
         BlockConfig(skip="residual")
     with pytest.raises(ValueError, match="activation: expected one of"):
         BlockConfig(activation="swish")
+
+
+def test_input_dtype_other_than_the_parameters_is_refused_with_the_fix():
+    model = FNO(FNOConfig(1, 1, width=8, modes=(4, 4)))
+    with pytest.raises(TypeError, match=r"values: expected dtype torch.float32.*got torch.float64.*model.to"):
+        model(torch.randn(2, 1, 16, 16, dtype=torch.float64))
+    out = model.double()(torch.randn(2, 1, 16, 16, dtype=torch.float64))
+    assert out.dtype == torch.float64 and bool(torch.isfinite(out).all())
