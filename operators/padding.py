@@ -38,6 +38,12 @@ class DomainPadding:
     def __init__(self, fraction: float | Sequence[float], side: str = "one-sided"):
         if side not in ("one-sided", "symmetric"):
             raise ValueError(f"side: expected 'one-sided' or 'symmetric', got {side!r}")
+        values = tuple(fraction) if isinstance(fraction, (tuple, list)) else (fraction,)
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"fraction: expected numbers in [0, 1] (a fraction of each axis), got {fraction!r}")
+        if not values:
+            raise ValueError("fraction: expected a number or one number per axis, got an empty sequence")
         self.fraction = fraction
         self.side = side
 

@@ -172,3 +172,11 @@ def test_input_dtype_other_than_the_parameters_is_refused_with_the_fix():
         model(torch.randn(2, 1, 16, 16, dtype=torch.float64))
     out = model.double()(torch.randn(2, 1, 16, 16, dtype=torch.float64))
     assert out.dtype == torch.float64 and bool(torch.isfinite(out).all())
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, "0.1", True, ()])
+def test_domain_padding_refuses_fractions_outside_zero_one(fraction):
+    from sciml.operators.padding import DomainPadding
+
+    with pytest.raises(ValueError, match="fraction"):
+        DomainPadding(fraction)
