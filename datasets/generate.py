@@ -42,7 +42,7 @@ from .store import PartStore, import_optional, store_format, write_dataset
 __all__ = ["dataset_attrs", "generate", "make_problem", "sample_seeds", "solve_samples"]
 
 #: layout version written to ``attrs["sciml_store_version"]``
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: resolution-consistent GRF draws (older caches are regenerated)
 #: default blow-up bound: a value this large is a numerical explosion, not data
 MAX_ABS = 1e8
 _CHUNK_BYTES = 32 * 2**20

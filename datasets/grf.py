@@ -12,14 +12,20 @@ truncated to the modes a grid resolves. ``E[u] = 0`` and
 ``lambda_k = sigma^2 (mu_k + tau^2)^(-alpha)``.
 
 - ``periodic``: :math:`\phi_k = e^{i k\cdot x}/\sqrt{|D|}`, :math:`k = 2\pi m/L`;
-  nodes ``x_j = j L / n`` (right end dropped); sampled by FFT of white noise.
+  nodes ``x_j = j L / n`` (right end dropped); the modes :math:`|m_i| < n_i/2` (the
+  Nyquist modes of even axes, which a grid cannot tell from their mirror images, are left
+  out), with :math:`\xi_{-k} = \bar\xi_k` complex normals; synthesised by inverse FFT.
 - ``dirichlet``: :math:`\phi_m = \prod_i \sqrt{2/L_i}\sin(\pi m_i x_i/L_i)`,
   ``m_i >= 1``; node grid with both ends (the field is 0 there); DST-I.
 - ``neumann``: :math:`\phi_m = \prod_i c_{m_i} \cos(\pi m_i x_i / L_i)`,
   ``m_i >= 0``; node grid with both ends; DCT-I (the FNO Darcy inputs).
 
-Sample ``k`` of :meth:`GaussianRandomField.sample` depends only on
-``seeds[k]`` (its white noise comes from ``np.random.default_rng(seeds[k])``).
+Sample ``k`` of :meth:`GaussianRandomField.sample` depends only on ``seeds[k]``, and
+the normal :math:`\xi_k` of each mode only on the seed and the mode (a counter-based
+generator: SplitMix64 hashes of ``(seed, mode)`` through Box--Muller), not on the grid.
+So a seed gives the *same function* at every resolution: a finer grid adds the modes it
+newly resolves and keeps the coarse grid's modes exactly -- finer evaluation sets hold the
+same inputs, resolved better.
 """
 
 from __future__ import annotations
@@ -66,6 +72,9 @@ class GaussianRandomField:
     >>> u.shape
     (3, 64, 64)
     >>> np.array_equal(grf.sample([1])[0], u[1])    # sample k depends on its seed only
+    True
+    >>> fine = GaussianRandomField((127, 127), alpha=2.0, tau=3.0, boundary="neumann").sample([0])
+    >>> float(np.abs(fine[0, ::2, ::2] - u[0]).max()) < 0.1 * float(np.abs(u[0]).max())  # same function
     True
     """
 
@@ -116,6 +125,9 @@ class GaussianRandomField:
         lam[keep] = self.sigma**2 * base[keep] ** (-self.alpha)
         if self.mean_zero and self.boundary != "dirichlet":
             lam.flat[0] = 0.0
+        if self.boundary == "periodic":
+            for m, n in zip(integer_modes(self.shape), self.shape):
+                lam = np.where(np.abs(m) * 2 == n, 0.0, lam)     # Nyquist modes left out
         return lam
 
     def sample(self, seeds) -> np.ndarray:
@@ -123,20 +135,29 @@ class GaussianRandomField:
         seeds = check_seeds(seeds)
         if self.boundary == "periodic":
             return self._sample_periodic(seeds)
-        coeffs = np.stack([np.random.default_rng(int(s)).standard_normal(self._sqrt_eig.shape)
-                           for s in seeds]) * self._sqrt_eig
+        first = 1 if self.boundary == "dirichlet" else 0
+        grids = np.meshgrid(*[np.arange(first, first + m) for m in self._sqrt_eig.shape], indexing="ij")
+        coeffs = mode_normals(seeds, mode_ids(grids))[0] * self._sqrt_eig
         axes = tuple(range(1, self.ndim + 1))
         if self.boundary == "dirichlet":
             return self._synthesise_dirichlet(coeffs, axes)
         return self._synthesise_neumann(coeffs, axes)
 
     def _sample_periodic(self, seeds: np.ndarray) -> np.ndarray:
-        # White noise w (unit variance per node): rfftn(w)/sqrt(N) has unit-variance modes,
-        # and u_j = sum_k sqrt(lambda_k / |D|) xi_k e^{i k x_j} = irfftn(sqrt(N lambda / |D|) rfftn(w)).
-        noise = np.stack([np.random.default_rng(int(s)).standard_normal(self.shape) for s in seeds])
+        # u_j = sum_k sqrt(lambda_k / |D|) xi_k e^{i k x_j} = irfftn(N sqrt(lambda / |D|) xi) on the
+        # rfftn half spectrum; xi of the mode pair {k, -k} is drawn for its canonical member
+        # (first non-zero index positive) and conjugated for the other, so the half spectrum is
+        # exactly Hermitian where irfftn needs it.
+        modes = np.broadcast_arrays(*integer_modes(self.shape))
+        sign = np.zeros(modes[0].shape)
+        for m in modes:
+            sign = np.where(sign == 0, np.sign(m), sign)
+        canonical = [np.where(sign < 0, -m, m).astype(np.int64) for m in modes]
+        real, imag = mode_normals(seeds, mode_ids(canonical))
+        xi = np.where(sign == 0, real, (real + 1j * np.where(sign < 0, -imag, imag)) / np.sqrt(2.0))
         axes = tuple(range(1, self.ndim + 1))
-        scale = np.sqrt(self._sqrt_eig**2 * np.prod(self.shape) / np.prod(self.lengths))
-        return scipy.fft.irfftn(scipy.fft.rfftn(noise, axes=axes) * scale, s=self.shape, axes=axes)
+        scale = np.prod(self.shape) * np.sqrt(self._sqrt_eig**2 / np.prod(self.lengths))
+        return scipy.fft.irfftn(xi * scale, s=self.shape, axes=axes)
 
     def _synthesise_dirichlet(self, coeffs: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
         # DST-I: y_j = 2 sum_m c_m sin(pi (m+1)(j+1)/(n-1)), so u = dst(c)/2 per axis.
@@ -193,6 +214,42 @@ class GaussianRandomField:
         return (f"GaussianRandomField(shape={self.shape}, alpha={self.alpha}, tau={self.tau}, "
                 f"sigma={self.sigma}, boundary={self.boundary!r}, lengths={self.lengths}, "
                 f"mean_zero={self.mean_zero})")
+
+
+def mode_ids(modes: Sequence[np.ndarray]) -> np.ndarray:
+    """One ``uint64`` per integer mode tuple (up to 3 axes, ``|m| < 2**19``), the same on every grid.
+
+    Each index is zigzag-encoded (``m >= 0 -> 2m``, ``m < 0 -> -2m - 1``) into 20 bits.
+    """
+    ids = np.zeros(np.shape(modes[0]), dtype=np.uint64)
+    for axis, m in enumerate(modes):
+        m = np.asarray(m, dtype=np.int64)
+        zigzag = np.where(m >= 0, 2 * m, -2 * m - 1).astype(np.uint64)
+        ids = ids | (zigzag << np.uint64(20 * axis))
+    return ids
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser on ``uint64`` arrays (wrapping arithmetic)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def mode_normals(seeds: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent standard normals ``[len(seeds), *ids.shape]`` per (seed, mode id).
+
+    Counter-based: each value is a function of its seed and mode only (SplitMix64 hashes
+    give two uniforms, Box--Muller two normals), so any subset of modes is drawn alike.
+    """
+    keys = _splitmix64(np.asarray(seeds, dtype=np.uint64).reshape((-1,) + (1,) * ids.ndim))
+    base = _splitmix64(keys ^ _splitmix64(ids * np.uint64(2)))
+    other = _splitmix64(keys ^ _splitmix64(ids * np.uint64(2) + np.uint64(1)))
+    u1 = ((base >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    u2 = ((other >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    radius = np.sqrt(-2.0 * np.log(u1))
+    return radius * np.cos(2 * np.pi * u2), radius * np.sin(2 * np.pi * u2)
 
 
 def _rfft_total(values: np.ndarray, shape: tuple[int, ...]) -> float:
