@@ -185,8 +185,9 @@ class DatasetSplits:
     def evaluation(self, resolution):
         """Test samples drawn with the test seeds and solved at another ``resolution``, cached.
 
-        The random inputs are sampled on each grid, so these are new draws from the same
-        distribution, not the test functions refined. They are solved directly at
+        A seed's Gaussian random field is the same function at every resolution (the finer
+        grid adds the modes it newly resolves), so these are the test inputs refined. They are
+        solved directly at
         ``resolution`` (``solver_resolution`` is not applied). Only for splits made by
         :func:`load`; files read from disk have no solver.
         """

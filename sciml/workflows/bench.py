@@ -62,9 +62,9 @@ training set), saved with the checkpoints. Non-periodic grids get 10% domain pad
 
 Errors are means over the test samples of the relative :math:`L^2` and :math:`H^1` errors of the
 final weights (:func:`~sciml.workflows.train.evaluate_model`); finer test sets are drawn with the
-test seeds and solved by the solver at that resolution (zero-shot super-resolution). The random
-inputs are sampled on each grid, so a finer set holds new draws from the same distribution, not
-the coarse test functions refined: the errors compare distributions, not samples. Peak memory is
+test seeds and solved by the solver at that resolution (zero-shot super-resolution). A seed's
+Gaussian random field is the same function at every resolution, so a finer set holds the coarse
+test inputs refined (thresholded coefficients sharpen their interfaces). Peak memory is
 ``torch.cuda.max_memory_allocated`` on CUDA; on the CPU the increase of the process' resident
 set size over its value before training, sampled every 5 ms from ``/proc/self/statm`` (or the
 ``ru_maxrss`` increase where ``/proc`` is missing), a lower bound when an earlier model's freed
