@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sciml._validators import check_nonnegative_float, check_positive_float
+from .errors import first_bad_sample
 
 __all__ = ["BlowUpError", "ETDRK4", "angular_wavenumbers", "check_positive", "check_seeds", "check_times",
-           "dealias_mask", "first_bad_sample", "integer_modes", "raise_if_blown_up", "substeps"]
+           "dealias_mask", "integer_modes", "raise_if_blown_up", "substeps"]
 
 
 def integer_modes(shape: Sequence[int]) -> list[np.ndarray]:
@@ -155,15 +156,6 @@ class BlowUpError(FloatingPointError):
 
 def raise_if_blown_up(values: np.ndarray, bound, what: str) -> None:
     """Raise :class:`BlowUpError` for the first sample (axis 0) that is non-finite or above ``bound``."""
-    index = first_bad_sample(values, bound)
-    if index is not None:
-        raise BlowUpError(what, index)
-
-
-def first_bad_sample(values: np.ndarray, bound: np.ndarray | float = np.inf) -> int | None:
-    """Index of the first sample (axis 0) that is non-finite or exceeds ``bound`` in magnitude."""
-    flat = values.reshape(values.shape[0], -1)
-    with np.errstate(invalid="ignore"):
-        bad = ~np.all(np.isfinite(flat), axis=1) | (np.max(np.abs(flat), axis=1) > bound)
-    hits = np.flatnonzero(bad)
-    return int(hits[0]) if hits.size else None
+    bad = first_bad_sample(values, bound)
+    if bad is not None:
+        raise BlowUpError(f"{what}: {bad[1]}", bad[0])

@@ -67,8 +67,10 @@ class SampleError(ValueError):
         return type(self), (self.index, self.seed, self.variable, self.params, self.detail)
 
 
-def first_bad_sample(values: np.ndarray, max_abs: float = np.inf) -> tuple[int, str] | None:
+def first_bad_sample(values: np.ndarray, max_abs: float | np.ndarray = np.inf) -> tuple[int, str] | None:
     """Index of the first sample (axis 0) holding NaN, inf or ``|value| > max_abs``, and why.
+
+    ``max_abs`` is one bound, or one per sample (shape ``[len(values)]``).
 
     Examples
     --------
@@ -77,8 +79,10 @@ def first_bad_sample(values: np.ndarray, max_abs: float = np.inf) -> tuple[int, 
     """
     flat = np.asarray(values).reshape(len(values), -1)
     finite = np.isfinite(flat)
+    bound = np.asarray(max_abs, dtype=float)
+    bound = bound.reshape(-1, 1) if bound.ndim else bound
     with np.errstate(invalid="ignore"):
-        ok = finite.all(axis=1) & (np.abs(np.where(finite, flat, 0.0)) <= max_abs).all(axis=1)
+        ok = finite.all(axis=1) & (np.abs(np.where(finite, flat, 0.0)) <= bound).all(axis=1)
     if ok.all():
         return None
     i = int(np.argmin(ok))
@@ -86,7 +90,8 @@ def first_bad_sample(values: np.ndarray, max_abs: float = np.inf) -> tuple[int, 
     n_nan, n_inf = int(np.isnan(row).sum()), int(np.isinf(row).sum())
     if n_nan or n_inf:
         return i, f"{n_nan} NaN and {n_inf} infinite values"
-    return i, f"max |value| {float(np.abs(row).max()):.3g} exceeds the blow-up bound {max_abs:g}"
+    limit = float(bound.reshape(-1)[i] if bound.ndim else bound)
+    return i, f"max |value| {float(np.abs(row).max()):.3g} exceeds the blow-up bound {limit:g}"
 
 
 def check_finite_samples(values: np.ndarray, path, variable: str, offset: int = 0) -> None:
