@@ -23,7 +23,7 @@ from sciml._validators import check_nonnegative_float, check_positive_float
 from .errors import first_bad_sample
 
 __all__ = ["BlowUpError", "ETDRK4", "angular_wavenumbers", "check_positive", "check_seeds", "check_times",
-           "dealias_mask", "integer_modes", "raise_if_blown_up", "substeps"]
+           "check_lengths", "dealias_mask", "integer_modes", "raise_if_blown_up", "substeps"]
 
 
 def integer_modes(shape: Sequence[int]) -> list[np.ndarray]:
@@ -130,6 +130,17 @@ def check_positive(value, name: str, allow_zero: bool = False) -> float:
     if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
         value = value.item()
     return check_nonnegative_float(value, name) if allow_zero else check_positive_float(value, name)
+
+
+def check_lengths(lengths, ndim: int) -> tuple[float, ...]:
+    """Box side lengths: exactly ``ndim`` finite numbers > 0."""
+    try:
+        values = tuple(lengths)
+    except TypeError:
+        raise TypeError(f"lengths: expected {ndim} side lengths, got {lengths!r}") from None
+    if len(values) != ndim:
+        raise ValueError(f"lengths: expected {ndim} side lengths (one per axis), got {len(values)}: {lengths!r}")
+    return tuple(check_positive(v, f"lengths[{i}]") for i, v in enumerate(values))
 
 
 def check_seeds(seeds) -> np.ndarray:

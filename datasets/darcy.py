@@ -29,7 +29,7 @@ import sciml
 from sciml._checks import check_positive_int
 
 from .grf import GaussianRandomField, lognormal, threshold
-from ._spectral import check_positive, check_seeds
+from ._spectral import check_lengths, check_positive, check_seeds
 from .problem import PDEProblem, register_problem
 
 __all__ = ["DarcyConfig", "DarcyProblem", "solve_darcy"]
@@ -68,7 +68,7 @@ def solve_darcy(a: np.ndarray, f: float | np.ndarray = 1.0,
     f = np.broadcast_to(np.asarray(f, dtype=float), a.shape)
     if not np.all(np.isfinite(f)):
         raise ValueError("f: expected finite values")
-    hx, hy = (check_positive(length, "lengths") / (n - 1) for length, n in zip(lengths, a.shape[1:]))
+    hx, hy = (length / (n - 1) for length, n in zip(check_lengths(lengths, 2), a.shape[1:]))
     data = _matrix_data(a, hx, hy)
     pattern = _pattern(*a.shape[1:])
     u = np.zeros_like(a)

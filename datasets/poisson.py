@@ -31,7 +31,7 @@ import scipy.sparse.linalg as sparse_linalg
 import sciml
 from sciml._checks import check_positive_int
 
-from ._spectral import check_positive, check_seeds
+from ._spectral import check_lengths, check_positive, check_seeds
 from .grf import GaussianRandomField
 from .problem import PDEProblem, register_problem
 
@@ -78,7 +78,7 @@ def solve_poisson(f: np.ndarray, boundary: str = "dirichlet", boundary_data: dic
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {boundary!r}")
     k2 = check_positive(wavenumber, "wavenumber", allow_zero=True) ** 2
-    h = tuple(check_positive(length, "lengths") / (n - 1) for length, n in zip(lengths, f.shape[1:]))
+    h = tuple(length / (n - 1) for length, n in zip(check_lengths(lengths, 2), f.shape[1:]))
     data = _boundary_arrays(boundary_data, f.shape)
     solve = _solve_dirichlet if boundary == "dirichlet" else _solve_neumann
     u = solve(f, data, k2, h)

@@ -152,3 +152,15 @@ def test_bad_seeds_and_fields():
         grf.sample([0.5])
     with pytest.raises(ValueError, match="field"):
         threshold(np.array([np.nan]))
+
+
+@pytest.mark.parametrize("lengths, error", [((1.0,), ValueError), ((1.0, 1.0, 1.0), ValueError),
+                                            ((1.0, -2.0), ValueError), (3.0, TypeError)])
+def test_elliptic_solvers_check_the_number_and_sign_of_lengths(lengths, error):
+    from sciml.datasets.darcy import solve_darcy
+    from sciml.datasets.poisson import solve_poisson
+
+    with pytest.raises(error, match="lengths"):
+        solve_darcy(np.ones((9, 9)), lengths=lengths)
+    with pytest.raises(error, match="lengths"):
+        solve_poisson(np.ones((9, 9)), lengths=lengths)
