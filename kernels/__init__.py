@@ -9,7 +9,8 @@ Public API
 ----------
 Transforms: :func:`rfft_modes`, :func:`irfft_modes`, :func:`dct`, :func:`idct`, :func:`dct_matrix`.
 Mixing: :func:`mix_modes`, :func:`make_spectral_weight` and the weight classes.
-Layer: :class:`SpectralConv`. Dispatch: :func:`choose_path`, :func:`dft_is_faster`,
+Layer: :class:`SpectralConv`. Radial bases: :func:`nearest_kernels`, :func:`rbf_values`,
+:func:`normalized_rbf_weights`, :func:`weighted_kmeans`. Dispatch: :func:`choose_path`, :func:`dft_is_faster`,
 :func:`cupy_available`.
 """
 
@@ -20,9 +21,18 @@ from .factorized import (LOW_RANK_FORMATS, CPSpectralWeight, DenseSpectralWeight
                          TTSpectralWeight, TuckerSpectralWeight, make_spectral_weight)
 from ._validate import PATHS as SPECTRAL_PATHS
 from ._validate import block_shape, check_resolution
+from .rbf import (KDTREE_FROM, RBF_FAMILIES, KMeansResult, nearest_kernels, normalized_rbf_weights, rbf_values,
+                  weighted_kmeans)
 from .spectral_conv import SpectralConv
 
 __all__ = [
+    "KDTREE_FROM",
+    "KMeansResult",
+    "RBF_FAMILIES",
+    "nearest_kernels",
+    "normalized_rbf_weights",
+    "rbf_values",
+    "weighted_kmeans",
     "LOW_RANK_FORMATS",
     "SPECTRAL_PATHS",
     "block_shape",

@@ -69,7 +69,7 @@ __all__ = [
 RBF_FAMILIES = ("gaussian", "inverse_quadric", "inverse_multiquadric", "super_gaussian", "exponential", "d_linear")
 KNN_PATHS = ("auto", "brute", "kdtree")
 VALUE_PATHS = ("auto", "gather", "dense")
-KDTREE_FROM = 64
+KDTREE_FROM = 32
 """Number of centres from which ``path="auto"`` finds neighbours with a k-d tree (CPU)."""
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -126,7 +126,8 @@ def _check_pair(x: torch.Tensor, centres: torch.Tensor) -> None:
     _check_points(centres, "centres")
     _check_points(x, "x", centres.shape[1])
     if x.dtype != centres.dtype or x.device != centres.device:
-        raise TypeError(f"x: expected dtype {centres.dtype} on {centres.device} like centres, got {x.dtype} on {x.device}")
+        raise TypeError(f"x: expected dtype {centres.dtype} on {centres.device} like centres, "
+                        f"got {x.dtype} on {x.device}")
     if centres.shape[0] == 0:
         raise ValueError("centres: expected at least one centre, got shape [0, d]")
 
@@ -337,15 +338,15 @@ def normalized_rbf_weights(x: torch.Tensor, centres: torch.Tensor, shapes: torch
     """
     _check_pair(x, centres)
     k = _check_k(k, centres.shape[0])
-    if index is None:
-        index = nearest_kernels(x, centres, k, path=knn_path)
-    elif index.ndim != 2 or index.shape[1] != k:
-        raise ValueError(f"index: expected shape [n, k={k}], got {tuple(index.shape)}")
     _check_shapes(shapes, centres)
     _check_family(family)
     if path not in VALUE_PATHS:
         raise ValueError(f"path: expected one of {VALUE_PATHS}, got {path!r}")
+    if index is None:
+        index = nearest_kernels(x, centres, k, path=knn_path)
     _check_index(index, x.shape[0], centres.shape[0])
+    if index.shape[1] != k:
+        raise ValueError(f"index: expected shape [n, k={k}], got {tuple(index.shape)}")
     u = _projected_offsets(x, centres, shapes, index, path)
     if family == "d_linear":
         phi = _profile(u, family)
@@ -481,8 +482,8 @@ def _seed(points, weights, num, seeding, generator, progress):
 
 def _lloyd_update(points, weights, centres, labels, dist2):
     num, d = centres.shape
-    mass = torch.zeros(num, dtype=points.dtype, device=points.device).index_add_(0, labels, weights)
-    sums = torch.zeros(num, d, dtype=points.dtype, device=points.device).index_add_(0, labels, weights[:, None] * points)
+    mass = points.new_zeros(num).index_add_(0, labels, weights)
+    sums = points.new_zeros(num, d).index_add_(0, labels, weights[:, None] * points)
     updated = torch.where(mass[:, None] > 0, sums / mass.clamp(min=torch.finfo(points.dtype).tiny)[:, None], centres)
     empty = (mass <= 0).nonzero().flatten()
     if empty.numel():  # move unused centres to the worst-served points (distinct ones)

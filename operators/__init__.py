@@ -1,4 +1,4 @@
-"""Neural operators (FNO, TFNO, MG-TFNO) -- imported as ``sciml.operators``.
+"""Neural operators (FNO, TFNO, MG-TFNO, MgNO, Transform Once) -- imported as ``sciml.operators``.
 
 Operators subclass :class:`sciml.Operator` and are registered with :func:`sciml.register_model`,
 so checkpoints rebuild them (``sciml.load_checkpoint(path).model``).
@@ -18,9 +18,14 @@ from .fno import FNO, TFNO
 from .joint_tucker import JointTucker, JointTuckerLayer
 from .layers import ChannelLinear, ChannelMLP, SoftGating
 from .mg_tfno import MGTFNO
+from .mgno import BiasField, MgNO, MgNOConfig, MgNOLayer
+from .mgno_cycle import VCycle
 from .multigrid import make_multigrid_patches, split_patches, stitch_patches
 from .padding import DomainPadding
 from .spectral import block_of_modes, make_spectral_conv
+from .t1_modes import coordinate_modes, from_modes, modes_energy, modes_relative_l2, realizable_modes, to_modes
+from .t1_unet import ModeUNet, TransformOnceUNet, TransformOnceUNetConfig
+from .transform_once import ModeLinear, ModeMixingLayer, TransformOnce, TransformOnceConfig, activation_moments
 
 __all__ = [
     "BlockConfig",
@@ -49,4 +54,8 @@ __all__ = [
     "split_patches",
     "stitch_patches",
     "weight_from_dense",
+    "BiasField", "MgNO", "MgNOConfig", "MgNOLayer", "VCycle",
+    "ModeLinear", "ModeMixingLayer", "ModeUNet", "TransformOnce", "TransformOnceConfig", "TransformOnceUNet",
+    "TransformOnceUNetConfig", "activation_moments", "coordinate_modes", "from_modes", "modes_energy",
+    "modes_relative_l2", "realizable_modes", "to_modes",
 ]

@@ -92,12 +92,12 @@ from .train import (DataSpec, RUN_FILE, RunConfig, evaluate_model, load_problem,
                     predict, resolution_key, run_config_to_dict, write_json)
 
 __all__ = ["BENCH_MODELS", "BenchProfile", "PeakMemory", "bench_model", "bench_model_config", "bench_profile",
-           "check_model_names", "evaluation_sets", "format_results_table", "measure_inference", "run_bench",
+           "bench_trainer", "check_model_names", "evaluation_sets", "format_results_table", "measure_inference", "run_bench",
            "write_results"]
 
 #: models ``--models`` selects by default
-BENCH_MODELS = ("fno", "tfno", "mg-tfno")
-SCHEMA_VERSION = 1
+BENCH_MODELS = ("fno", "tfno", "mg-tfno", "mgno", "t1")
+SCHEMA_VERSION = 2  # 2: per-model "lr"
 _PAPER_TRAINER = dict(epochs=500, batch_size=20, lr=1e-3, weight_decay=1e-4, scheduler="step", step_size=100,
                       gamma=0.5, eval_every=10)
 
@@ -247,6 +247,21 @@ def bench_model_config(name: str, profile: BenchProfile, grid) -> dict:
     return config
 
 
+def bench_trainer(name: str, profile: BenchProfile) -> sciml.TrainerConfig:
+    """The trainer config of model ``name``: the profile's, with the model's own overrides.
+
+    Every model gets the same data, epochs and batch size; a registered class may lower its
+    learning rate (or change other optimiser settings) through a ``bench_trainer(profile) -> dict``
+    classmethod, when the shared one makes it diverge. The overrides land in ``results.json``.
+    """
+    cls = sciml.registered_models()[name]
+    overrides = dict(cls.bench_trainer(profile)) if hasattr(cls, "bench_trainer") else {}
+    fixed = sorted(set(overrides) & {"epochs", "batch_size", "seed", "device"})
+    if fixed:
+        raise ValueError(f"{name}.bench_trainer: may not change the shared budget {fixed}")
+    return profile.trainer.replace(**overrides)
+
+
 class PeakMemory:
     """Peak memory of the work inside a ``with`` block, in MB (see the module docstring).
 
@@ -353,7 +368,7 @@ def bench_model(name: str, model, train, tests: dict, trainer_config: sciml.Trai
     errors = evaluate_model(model, tests, **kwargs)
     train_seconds = sum(r["seconds"] for r in history)
     return {"name": name, "config": sciml.config_to_dict(model.config) if hasattr(model, "config") else None,
-            "params": sum(p.numel() for p in model.parameters()), "epochs": len(history),
+            "params": sum(p.numel() for p in model.parameters()), "epochs": len(history), "lr": trainer_config.lr,
             "train_seconds": train_seconds, "seconds_per_epoch": train_seconds / max(len(history), 1),
             "infer_ms_per_sample": measure_inference(model, tests[first], **kwargs),
             "peak_mem_mb": memory.mb, "peak_mem_method": memory.method, "errors": errors,
@@ -458,9 +473,10 @@ def run_bench(problem: str, models=BENCH_MODELS, *, quick: bool = False, out="be
         torch.manual_seed(profile.trainer.seed)
         config = bench_model_config(name, profile, data.train.targets.on)
         model = make_model(name, config, data.train.inputs.channels, data.train.targets.channels)
-        run = RunConfig(spec, {"name": name, "config": sciml.config_to_dict(model.config)}, profile.trainer)
+        trainer = bench_trainer(name, profile)
+        run = RunConfig(spec, {"name": name, "config": sciml.config_to_dict(model.config)}, trainer)
         echo(f"training {name} ({sum(p.numel() for p in model.parameters()):,} parameters)")
-        entries.append(bench_model(name, model, data.train, tests, profile.trainer, out / name,
+        entries.append(bench_model(name, model, data.train, tests, trainer, out / name,
                                    normalizers=normalizers, run_config=run))
         models.append((name, model.cpu()))  # frees the device: the next model's peak memory is its own
     results = {"schema": "sciml-bench", "schema_version": SCHEMA_VERSION, "problem": problem,

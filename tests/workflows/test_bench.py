@@ -20,7 +20,7 @@ from sciml.workflows import (BenchProfile, bench_profile, check_model_names, eva
                              format_results_table)
 
 MODELS = ("fno", "tfno")
-ENTRY_KEYS = {"name", "config", "params", "epochs", "train_seconds", "seconds_per_epoch", "infer_ms_per_sample",
+ENTRY_KEYS = {"name", "config", "params", "epochs", "lr", "train_seconds", "seconds_per_epoch", "infer_ms_per_sample",
               "peak_mem_mb", "peak_mem_method", "errors", "checkpoint", "history"}
 
 
@@ -45,7 +45,7 @@ def bench_run(tmp_path_factory):
 
 def test_results_follow_the_schema(bench_run):
     results = bench_run["results"]
-    assert results["schema"] == "sciml-bench" and results["schema_version"] == 1
+    assert results["schema"] == "sciml-bench" and results["schema_version"] == 2
     assert results["problem"] == "darcy"
     assert results["resolutions"] == ["16x16", "32x32", "64x64"]          # training resolution first
     assert results["data"] == {"name": "darcy", "resolution": 16, "n_train": 16, "n_test": 8, "params": {},
@@ -165,3 +165,14 @@ def test_peak_memory_sees_a_large_allocation():
     assert method in ("cpu-rss-increase", "cpu-maxrss-increase")
     if method == "cpu-rss-increase":
         assert float(mb) > 32
+
+
+def test_models_may_lower_their_bench_learning_rate_but_not_the_budget():
+    import sciml.operators  # noqa: F401  (registers the models)
+    from sciml.workflows.bench import bench_profile, bench_trainer
+
+    profile = bench_profile("darcy", quick=True)
+    assert bench_trainer("fno", profile) == profile.trainer
+    mgno = bench_trainer("mgno", profile)
+    assert mgno.lr == 2e-3 < profile.trainer.lr
+    assert (mgno.epochs, mgno.batch_size) == (profile.trainer.epochs, profile.trainer.batch_size)
