@@ -27,5 +27,8 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch, capsys):
         assert float(printed[0]) < 0.05 and printed[1] == "True"
     if index == 2:
         assert " ".join(printed) == "(4, 3, 24, 12) True True (64, 64) (128, 128)"
-    if index == 3:
+    if "MgNOConfig.paper" in BLOCKS[index]:
+        assert printed[:5] == ["561189", "(2,", "1,", "64,", "64)"] and "32" in printed and "64" in printed
+        assert printed[-5:] == ["(4,", "1,", "128,", "128)", "True"]
+    if "load(" in BLOCKS[index] and "n_train=64" in BLOCKS[index]:
         assert " ".join(printed) == "(64, 1, 32, 32) (64, 1, 32, 32) (64, 64)"
