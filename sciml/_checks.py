@@ -38,7 +38,7 @@ def as_float_tensor(value, name: str, dtype: torch.dtype | None = None) -> torch
             raise TypeError(f"{name}: expected an array-like of numbers, got {type(value).__name__}") from exc
         if array.dtype.kind not in "biufc":
             raise TypeError(f"{name}: expected numeric values, got array of dtype {array.dtype}")
-        tensor = torch.as_tensor(array)
+        tensor = torch.as_tensor(array if array.flags.writeable else array.copy())
     if not (tensor.is_floating_point() or tensor.is_complex()):
         tensor = tensor.to(torch.get_default_dtype())
     if dtype is not None:

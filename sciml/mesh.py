@@ -48,11 +48,11 @@ class Mesh(Discretization):
     """
 
     def __init__(self, points, cells: dict):
-        pts = np.asarray(points, dtype=float)
+        pts = np.array(points, dtype=float)  # a private, writable copy (read-only input is fine)
         if pts.ndim != 2 or pts.shape[0] == 0 or not 1 <= pts.shape[1] <= 3:
             raise ValueError(f"points: expected a non-empty [n, d] array with d in 1..3, got shape {pts.shape}")
         check_finite(torch.from_numpy(pts), "points")
-        self._points = pts.copy()
+        self._points = pts
         self.cells = _check_cells(cells, len(pts))
         self.domain = Domain.bounding(pts)
         self._weights = _lumped_mass(self._points, self.cells)
@@ -125,7 +125,7 @@ class Mesh(Discretization):
             # meshio's format sniffing (binary STL size check) overflows on purpose
             with np.errstate(all="ignore"):
                 mesh = meshio.read(path, **kwargs)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # some meshio readers call sys.exit on bad input
             raise ValueError(f"path: could not read {str(path)!r} as a mesh ({type(exc).__name__}: {exc})") from exc
         return cls.from_meshio(mesh)
 

@@ -153,3 +153,14 @@ def test_point_cloud_weights_and_errors():
         PointCloud(np.zeros(5))
     with pytest.raises(TypeError, match="points: expected numeric values"):
         PointCloud([["a", "b"]])
+
+
+def test_read_only_points_are_accepted_and_junk_files_raise_value_error(tmp_path):
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    points.setflags(write=False)
+    mesh = Mesh(points, {"triangle": np.array([[0, 1, 2]])})
+    assert mesh.num_points == 3 and float(mesh.weights().sum()) == pytest.approx(0.5)
+    junk = tmp_path / "junk.ply"
+    junk.write_bytes(b"ply\nformat nonsense\n\x00\x01")
+    with pytest.raises(ValueError, match="could not read"):
+        Mesh.read(junk)
