@@ -32,8 +32,8 @@ class FieldConfig:
         Values per point.
     """
 
-    bounds: tuple = ((0.0, 1.0), (0.0, 1.0), (0.0, 1.0))
-    periodic: tuple = ()
+    bounds: tuple[tuple[float, float], ...] = ((0.0, 1.0), (0.0, 1.0), (0.0, 1.0))
+    periodic: tuple[bool, ...] = ()
     out_channels: int = 1
 
     def domain(self) -> Domain:

@@ -93,3 +93,12 @@ def test_periodic_axes_are_not_range_checked():
     with pytest.raises(ValueError, match="outside"):
         field(torch.tensor([[0.5, -0.5]], dtype=torch.float64))
     assert math.isclose(field.num_parameters(), 1)
+
+
+def test_field_configs_round_trip_through_json_equal():
+    import sciml
+    from sciml.fields import SirenConfig
+
+    config = SirenConfig(bounds=((0.0, 1.0), (-1.0, 2.0)), periodic=(False, True), width=8)
+    again = sciml.config_from_dict(SirenConfig, sciml.config_to_dict(config))
+    assert again == config and again.domain() == config.domain()
