@@ -32,3 +32,11 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch, capsys):
         assert printed[-5:] == ["(4,", "1,", "128,", "128)", "True"]
     if "load(" in BLOCKS[index] and "n_train=64" in BLOCKS[index]:
         assert " ".join(printed) == "(64, 1, 32, 32) (64, 1, 32, 32) (64, 64)"
+    if "Advection.paper_1d()" in BLOCKS[index]:       # INSR: error vs the exact solution, 6 kept states
+        assert float(printed[0]) < 0.05 and printed[1] == "6"
+    if "fit_funbat(" in BLOCKS[index]:                 # noise estimate near 0.05, completion error small
+        assert abs(float(printed[-3].rstrip(",")) - 0.05) < 0.02 and float(printed[-1]) < 0.2
+    if "NeuRBF.for_budget" in BLOCKS[index]:
+        assert float(printed[-2]) > 25.0               # PSNR in dB after 100 steps (measured 33)
+    if "chamfer_distance(mesh" in BLOCKS[index]:
+        assert float(printed[-1]) < 0.2                # sphere of radius 2 (measured 0.081)

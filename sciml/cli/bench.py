@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._options import add_run_options, apply_threads
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="train and compare operators on a PDE benchmark")
@@ -17,23 +19,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", default="bench", help="output directory (default: ./bench)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the data splits and the training")
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's); 1 is often faster on a busy machine")
     parser.add_argument("--workers", type=int, default=1, help="processes generating data")
-    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_run_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from sciml.workflows import format_results_table, run_bench
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"threads: expected an integer >= 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
 
     results = run_bench(args.problem, args.models, quick=args.quick, out=args.out, epochs=args.epochs,
                         n_train=args.n_train, n_test=args.n_test, resolution=args.resolution, seed=args.seed,

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: subcommand modules, in the order ``sciml --help`` lists them
-SUBCOMMANDS = ("info", "data", "bench", "train", "evaluate")
+SUBCOMMANDS = ("info", "data", "bench", "train", "evaluate", "fit", "insr")
 
 
 def build_parser() -> argparse.ArgumentParser:
