@@ -21,7 +21,14 @@ Two constructions:
   :math:`\le \varepsilon\|C\|_F/\sqrt d`, so :math:`\|C - \hat C\|_F \le \varepsilon \|C\|_F`),
   refined by ALS (HOOI). Cost and memory grow with :math:`\prod_k n_k`.
 * **From a separable sum** (CP or range-separated input, :meth:`~ChebyshevTuckerField.from_separable`)
-  :math:`f = \sum_{q=1}^R \lambda_q \prod_k g_{k,q}(x_k)`, by the reduced HOSVD (RHOSVD,
+  :math:`f = \sum_{q=1}^R \lambda_q \prod_k g_{k,q}(x_k)`. Where the tolerance allows (not far
+  below :math:`\sqrt{u}`, :math:`u` the unit round-off), the truncated HOSVD of :math:`C` itself
+  from ``[R, R]`` Gram matrices: the Gram matrix of the mode-:math:`k` unfolding is
+  :math:`B_k\,\mathrm{diag}(w)\,(\odot_{j\ne k}B_j^\top B_j)\,\mathrm{diag}(w)\,B_k^\top`
+  (``[n_k, n_k]``; its leading eigenpairs by a pivoted Cholesky factorisation and a thin SVD), the
+  ranks follow the full HOSVD's rule and the achieved error is computed exactly from Gram matrices
+  (see :func:`_hosvd_from_grams`); same ranks as the HOSVD of the full grid tensor. Otherwise by the
+  reduced HOSVD (RHOSVD,
   Khoromskij & Khoromskaia 2009): each mode's side matrix of coefficients
   :math:`B_k = [\hat g_{k,1}, \dots, \hat g_{k,R}] \in \mathbb R^{n_k \times R}` (columns
   normalised, norms moved into :math:`w_q`) is reduced by its SVD to :math:`U_k`, the core is
@@ -54,18 +61,21 @@ quadrature of :math:`1/r` instead.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorly as tl
 import torch
+from scipy.linalg.lapack import dpstrf
 from torch import nn
 from tqdm.auto import tqdm
 
 from sciml.discretization import Discretization
 from sciml.domain import Domain
 from sciml.grid import Grid
+from sciml.quadrature import chebyshev_lobatto
 from sciml.registry import register_model
 from sciml.sampled import Sampled
 
@@ -88,6 +98,10 @@ __all__ = ["ChebyshevTuckerField", "ChebyshevTuckerFieldConfig", "SeparableSum"]
 
 #: RHOSVD keeps its a-priori error below this fraction of the requested tolerance
 _RHOSVD_SHARE = 0.1
+#: the Gram route needs the per-mode error budget eps^2 |C|^2 / d above this many n_k u lambda_max (u: unit roundoff)
+_GRAM_SAFETY = 4.0
+#: the pivoted Cholesky of the Gram route leaves at most this fraction of the per-mode budget undecomposed
+_PIVOT_SHARE = 1e-3
 
 
 # -- separable input -------------------------------------------------------------------------------------
@@ -305,7 +319,13 @@ class ChebyshevTuckerField(Field):
     @classmethod
     def from_separable(cls, terms: SeparableSum, *, points=129, tol: float = 1e-6, iterations: int = 0,
                        progress: bool = True) -> ChebyshevTuckerField:
-        r"""Compress a :class:`SeparableSum` by RHOSVD + ALS on the CP input + core HOSVD.
+        r"""Compress a :class:`SeparableSum` by the HOSVD from Gram matrices, or RHOSVD + ALS + core HOSVD.
+
+        Without ALS sweeps and where ``tol`` is well above the round-off of squared singular values
+        (about :math:`\sqrt{4 d\, n_k u}`, ~6e-7 at 129 points in 3-d; :math:`u` the unit round-off)
+        this is the truncated HOSVD of the full coefficient tensor, same ranks and factors, computed
+        from the eigen-decompositions of the unfoldings' Gram matrices (:func:`_hosvd_from_grams`);
+        otherwise (or with ``iterations``) the RHOSVD route of the module docstring.
 
         Parameters
         ----------
@@ -319,22 +339,36 @@ class ChebyshevTuckerField(Field):
             ALS sweeps on the canonical input between the RHOSVD and the final recompression
             (default none: with the RHOSVD error held at a tenth of ``tol`` they change the
             result by less than the tolerance; the ranks come from the final core HOSVD).
+            Any sweeps select the RHOSVD route.
+
+        Returns
+        -------
+        ChebyshevTuckerField
+            ``info["method"]`` names the route (``"hosvd-from-grams"`` or ``"rhosvd+als"``);
+            ``info["relative_error"]`` is the error in the coefficient tensor (computed exactly on the
+            first route, bounded on the second).
         """
         if not isinstance(terms, SeparableSum):
             raise TypeError(f"terms: expected a SeparableSum, got {type(terms).__name__}")
         tol = _check_tol(tol)
-        grid = Grid.chebyshev(_points(points, terms.domain), terms.domain)
-        sides = [chebyshev_coefficients(terms.mode_values(k, t), 0)
-                 for k, t in enumerate(grid.coordinates(dtype=torch.float64))]
+        nodes = [torch.from_numpy(chebyshev_lobatto(n, lo, hi))               # the Grid.chebyshev coordinates
+                 for n, (lo, hi) in zip(_points(points, terms.domain), terms.domain.bounds)]
+        sides = [_values_to_coefficients_matrix(t.numel()) @ terms.mode_values(k, t) for k, t in enumerate(nodes)]
         weights, sides = _normalise_terms(terms.weights, sides)
         if weights.numel() == 0:
             raise ValueError("terms: every separable term is zero on the grid")
-        gram = torch.ones(weights.numel(), weights.numel(), dtype=torch.float64)
-        for side in sides:
-            gram = gram * (side.T @ side)
-        norm = math.sqrt(max(float(weights @ gram @ weights), 0.0))
+        grams = [side.T @ side for side in sides]                      # M_k = B_k^T B_k  [R, R]
+        norm = math.sqrt(max(float(weights @ _hadamard_into(torch.empty_like(grams[0]), grams) @ weights), 0.0))
         if norm == 0.0:
             raise ValueError("terms: the separable sum is zero on the grid")
+        if not iterations:
+            direct = _hosvd_from_grams(sides, weights, grams, tol, norm)
+            if direct is not None:
+                bases, error, bound = direct
+                field = cls._assemble(terms.domain, _cp_core(sides, weights, bases)[None], bases)
+                field.info.update(relative_error=error / norm, error_bound=bound / norm, cp_rank=terms.rank,
+                                  als_errors=[], method="hosvd-from-grams")
+                return field
         bases = [_reduced_basis(side, weights, _RHOSVD_SHARE * tol * norm / len(sides)) for side in sides]
         rhosvd_ranks = tuple(b.shape[1] for b in bases)
         errors = []
@@ -424,11 +458,19 @@ def _points(points, domain: Domain) -> tuple[int, ...]:
     return sizes
 
 
+@functools.lru_cache(maxsize=16)
+def _values_to_coefficients_matrix(n: int) -> torch.Tensor:
+    """``[n, n]`` matrix of the DCT-I from values at ``n`` Chebyshev–Lobatto points to coefficients (do not modify)."""
+    return chebyshev_coefficients(torch.eye(n, dtype=torch.float64), 0)
+
+
 def _normalise_terms(weights: torch.Tensor, sides: list) -> tuple[torch.Tensor, list]:
-    """Unit columns in every side matrix, the norms moved into the weights; zero terms dropped."""
+    """Unit columns in every side matrix (in place), the norms moved into the weights; zero terms dropped."""
     norms = [side.norm(dim=0) for side in sides]
     scale = weights * torch.stack(norms).prod(0)
     keep = scale != 0
+    if bool(keep.all()):
+        return scale, [side.div_(n) for side, n in zip(sides, norms)]
     return scale[keep], [side[:, keep] / n[keep] for side, n in zip(sides, norms)]
 
 
@@ -455,9 +497,17 @@ def _projected_sides(sides, bases) -> list:
 
 
 def _cp_core(sides, weights, bases) -> torch.Tensor:
-    """:math:`\\sum_q w_q \\bigotimes_k U_k^\\top b_{k,q}` ``[r_1..r_d]`` (tensorly's ``cp_to_tensor``)."""
+    """:math:`\\sum_q w_q \\bigotimes_k U_k^\\top b_{k,q}` ``[r_1..r_d]`` (tensorly's ``cp_to_tensor``).
+
+    In 3-d slice by slice, :math:`G_{a::} = P_2\\,\\mathrm{diag}(w \\circ P_1[a])\\,P_3^\\top`, so the
+    ``[r_2 r_3, R]`` Khatri–Rao product is never formed (same values, less memory).
+    """
+    projected = _projected_sides(sides, bases)
+    if len(projected) == 3:
+        first, second, third = projected
+        return torch.stack([torch.mm(second * (row * weights), third.T) for row in first])
     with tl.backend_context("pytorch", local_threadsafe=True):
-        return tl.cp_to_tensor((weights, _projected_sides(sides, bases)))
+        return tl.cp_to_tensor((weights, projected))
 
 
 def _als_update(sides, weights, bases, k: int) -> torch.Tensor:
@@ -476,3 +526,118 @@ def _cp_projection_error(sides, weights, bases, norm: float) -> float:
     r"""Relative error :math:`\sqrt{\|C\|^2 - \|G\|^2}/\|C\|` of the orthogonal Tucker projection (accurate to ~1e-8)."""
     core_norm = float(torch.linalg.vector_norm(_cp_core(sides, weights, bases)))
     return math.sqrt(max(norm**2 - core_norm**2, 0.0)) / norm
+
+
+# -- the HOSVD from Gram matrices ------------------------------------------------------------------------------------
+def _hadamard_into(out: torch.Tensor, matrices) -> torch.Tensor:
+    """Entrywise product of ``matrices`` written into ``out`` (ones for none)."""
+    if not matrices:
+        return out.fill_(1.0)
+    out.copy_(matrices[0])
+    for m in matrices[1:]:
+        out.mul_(m)
+    return out
+
+
+def _hosvd_from_grams(sides, weights, grams, tol: float, norm: float):
+    r"""Truncated HOSVD of :math:`C = \sum_q w_q \bigotimes_k b_{k,q}` from ``[R, R]`` Gram matrices; None if unsafe.
+
+    The mode-:math:`k` unfolding is :math:`C_{(k)} = B_k\,\mathrm{diag}(w)\,K_k^\top` with
+    :math:`K_k` the Khatri–Rao product of the other side matrices, so its Gram matrix is
+    :math:`C_{(k)}C_{(k)}^\top = B_k\,\mathrm{diag}(w)\,N_k\,\mathrm{diag}(w)\,B_k^\top`,
+    :math:`N_k = \odot_{j \ne k} B_j^\top B_j` (Hadamard product): an ``[n_k, n_k]`` matrix whose
+    eigenpairs are the squared singular values and the left singular vectors of :math:`C_{(k)}`, at
+    cost :math:`O(n_k R^2 + n_k^2 R)`. The ranks follow the full HOSVD's rule (discarded
+    :math:`\sum_{i \ge r_k}\sigma_i^2 \le \varepsilon^2\|C\|^2/d`). Squaring costs accuracy:
+    eigenvalues carry an absolute error of order :math:`u\,\lambda_{\max}`, so the route is refused
+    (None) unless the budget :math:`\varepsilon^2\|C\|^2/d` exceeds ``_GRAM_SAFETY`` :math:`n_k u\lambda_{\max}`.
+
+    The error of the orthogonal projection :math:`\hat C = C \times_1 P_1 \cdots \times_d P_d`
+    (:math:`P_k = U_kU_k^\top`) is then computed exactly, not bounded: :math:`C - \hat C` is the sum of
+    the mutually orthogonal :math:`C \times_{j<k} P_j \times_k (I - P_k)`, so
+
+    .. math::
+        \|C - \hat C\|^2 = \sum_k w^\top \big(\odot_{j<k} B_j^\top P_j B_j \odot
+        B_k^\top (I - P_k) B_k \odot_{j>k} B_j^\top B_j\big) w,
+
+    every term a quadratic form of a positive semi-definite matrix (no cancellation). Should round-off
+    push it above :math:`\varepsilon\|C\|`, the mode with the largest term gains a vector until it does not.
+
+    Returns
+    -------
+    (bases, error, bound) or None
+        Orthonormal ``[n_k, r_k]``, the exact error :math:`\|C - \hat C\|` and the a-priori bound
+        :math:`(\sum_k \sum_{i \ge r_k} \sigma_i^{(k)2})^{1/2}`.
+    """
+    d = len(sides)
+    budget = tol**2 * norm**2 / d
+    vectors, tails, others = [], [], torch.empty_like(grams[0])
+    for k, side in enumerate(sides):
+        _hadamard_into(others, [g for j, g in enumerate(grams) if j != k])      # N_k, one [R, R] buffer
+        scaled = side * weights
+        gram = torch.mm(scaled, others) @ scaled.T
+        del scaled
+        vector, tail = _leading_eigenvectors(gram, tolerance=_PIVOT_SHARE * budget / gram.shape[0])
+        del gram
+        if budget < _GRAM_SAFETY * side.shape[0] * torch.finfo(side.dtype).eps * float(tail[0] - tail[1]):
+            return None
+        vectors.append(vector)
+        tails.append(tail)
+    ranks = [max(1, int((tail <= budget).nonzero()[0, 0])) if bool((tail <= budget).any()) else tail.numel() - 1
+             for tail in tails]
+    bound = math.sqrt(sum(float(tail[r]) for tail, r in zip(tails, ranks)))
+    while True:
+        bases = [v[:, :r] for v, r in zip(vectors, ranks)]
+        terms = _projection_error_terms(sides, weights, grams, bases)
+        error = math.sqrt(sum(terms))
+        grow = [k for k in sorted(range(d), key=lambda k: -terms[k]) if ranks[k] < vectors[k].shape[1]]
+        if error <= tol * norm:
+            return bases, error, bound
+        if not grow:
+            return None
+        ranks[grow[0]] += 1
+
+
+def _leading_eigenvectors(gram: torch.Tensor, tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Leading eigenvectors ``[n, m]`` of a PSD ``gram`` ``[n, n]``, discarded sums ``tails`` ``[m + 1]``.
+
+    ``tails[r]`` bounds :math:`\sum_{i \ge r}\lambda_i` from above.
+
+    A pivoted Cholesky factorisation (LAPACK ``dpstrf``) stops once every remaining pivot is below
+    ``tolerance``: :math:`G = LL^\top + S`, :math:`S \succeq 0` with trace at most
+    :math:`n\,` ``tolerance``; the SVD of the thin ``[n, m]`` factor :math:`L` gives the leading
+    eigenpairs (the eigenvalues of :math:`LL^\top` are below those of :math:`G` and sum to within
+    :math:`\operatorname{tr} S` of them). ``tails`` adds :math:`\operatorname{tr} G - \|L\|_F^2` to
+    the discarded sums, so they never understate the true ones. Much cheaper than a full ``eigh``
+    when the eigenvalues decay fast.
+    """
+    trace = float(torch.trace(gram))
+    chol, pivots, rank, info = dpstrf(gram.numpy().T, lower=1, tol=tolerance, overwrite_a=1)  # F-order view: in place
+    if info < 0:
+        raise ArithmeticError(f"dpstrf failed (info={info})")
+    factor = torch.zeros(gram.shape[0], max(int(rank), 1), dtype=gram.dtype)
+    factor[torch.as_tensor(pivots - 1)] = torch.from_numpy(chol[:, :factor.shape[1]]).tril()
+    vectors, values, _ = torch.linalg.svd(factor, full_matrices=False)
+    squares = values**2
+    rest = max(trace - float(squares.sum()), 0.0)
+    tails = torch.cat([torch.flip(torch.cumsum(torch.flip(squares, (0,)), 0), (0,)), squares.new_zeros(1)]) + rest
+    return vectors, tails
+
+
+def _projection_error_terms(sides, weights, grams, bases) -> list[float]:
+    r"""Squared errors :math:`\|C \times_{j<k} P_j \times_k (I - P_k)\|^2` per mode (sum: :math:`\|C - \hat C\|^2`).
+
+    ``sides`` ``[n_k, R]``, ``weights`` ``[R]``, ``grams`` :math:`B_k^\top B_k`, ``bases`` orthonormal
+    ``[n_k, r_k]``; see :func:`_hosvd_from_grams`. Cost :math:`O(\sum_k n_k R^2)`, nothing of size
+    :math:`\prod_k n_k`.
+    """
+    # term k = w^T (A_k o B_k^T (I - P_k) B_k) w = sum((R_k W) A_k o (R_k W)), R_k = (I - P_k) B_k, W = diag(w)
+    terms, prefix, others = [], torch.ones_like(grams[0]), torch.empty_like(grams[0])
+    for k, (side, basis) in enumerate(zip(sides, bases)):
+        projected = basis.T @ side
+        residual = torch.addmm(side, basis, projected, alpha=-1).mul_(weights)
+        _hadamard_into(others, [prefix, *grams[k + 1:]])                  # A_k
+        terms.append(max(float(torch.mm(residual, others).mul_(residual).sum()), 0.0))
+        del residual
+        prefix.mul_(torch.mm(projected.T, projected))
+    return terms

@@ -187,3 +187,97 @@ def test_bad_input_errors():
         ChebyshevTuckerField.from_sampled(Sampled(torch.zeros(1, 1, 4, 4, 4), Grid.uniform((4, 4, 4))))
     with pytest.raises(ValueError, match=r"tol: expected a relative tolerance in \(0, 1\)"):
         ChebyshevTuckerField.from_separable(inputs()["gaussians"][0], points=9, tol=1.5)
+
+
+# -- the HOSVD from Gram matrices: exact error formula, eigen-pairs, rank selection ---------------------------
+def _random_cp(sizes=(7, 8, 9), rank=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    sides = [torch.randn(n, rank, generator=g, dtype=F64) for n in sizes]
+    sides = [s / s.norm(dim=0) for s in sides]
+    weights = torch.randn(rank, generator=g, dtype=F64)
+    return sides, weights, torch.einsum("r,ir,jr,kr->ijk", weights, *sides)
+
+
+def test_projection_error_terms_equal_the_formed_tensor_error():
+    from sciml.fields.chebyshev_tucker import _projection_error_terms
+    sides, weights, tensor = _random_cp()
+    g = torch.Generator().manual_seed(1)
+    bases = [torch.linalg.qr(torch.randn(n, r, generator=g, dtype=F64))[0] for n, r in zip((7, 8, 9), (3, 4, 2))]
+    terms = _projection_error_terms(sides, weights, [s.T @ s for s in sides], bases)
+    projected = torch.einsum("ijk,ia,jb,kc,xa,yb,zc->xyz", tensor, *bases, *bases)
+    # exact formula vs the formed 7x8x9 tensor: agreement to round-off (1e-10 relative)
+    assert sum(terms) == pytest.approx(float((tensor - projected).norm()) ** 2, rel=1e-10)
+    assert all(t >= 0 for t in terms)
+    # the first term alone is the error of projecting mode 0 only
+    only_first = torch.einsum("ijk,ia,xa->xjk", tensor, bases[0], bases[0])
+    assert terms[0] == pytest.approx(float((tensor - only_first).norm()) ** 2, rel=1e-10)
+
+
+def test_leading_eigenvectors_by_pivoted_cholesky_match_eigh():
+    from sciml.fields.chebyshev_tucker import _leading_eigenvectors
+    g = torch.Generator().manual_seed(2)
+    q = torch.linalg.qr(torch.randn(30, 30, generator=g, dtype=F64))[0]
+    lam = 10.0 ** -torch.arange(30, dtype=F64)                           # eigenvalues 1, 0.1, ..., 1e-29
+    gram = (q * lam) @ q.T
+    tolerance = 1e-12
+    vectors, tails = _leading_eigenvectors(gram, tolerance)
+    m = vectors.shape[1]
+    exact_tails = torch.flip(torch.cumsum(torch.flip(lam, (0,)), 0), (0,))
+    # tails never understate the true discarded sums and overstate them by at most n * tolerance
+    assert bool((tails[:m + 1] >= exact_tails[:m + 1] * (1 - 1e-12) - 1e-15).all())
+    assert bool((tails[:m + 1] <= exact_tails[:m + 1] + 30 * tolerance + 1e-15).all())
+    # leading eigenvectors agree up to sign (gap-limited accuracy: 1e-8 for the first eight)
+    overlap = (vectors[:, :8] * q[:, :8]).sum(0).abs()
+    torch.testing.assert_close(overlap, torch.ones(8, dtype=F64), rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["coulomb", "gaussians"])
+def test_gram_route_is_the_full_hosvd(name):
+    tol, points = 1e-5, 25
+    terms, exact = inputs()[name]
+    fast = ChebyshevTuckerField.from_separable(terms, points=points, tol=tol, progress=False)
+    assert fast.info["method"] == "hosvd-from-grams"
+    coefficients = chebyshev_coefficients(sample_function(exact, Grid.chebyshev((points,) * 3, BOX)).values[0, 0],
+                                          (0, 1, 2))
+    full = hosvd(coefficients, tol=tol)
+    assert fast.ranks == tuple(full.core.shape)
+    # same factor subspaces (principal angles below 1e-6)
+    for mine, theirs in zip(fast.factors, full.factors):
+        cosines = torch.linalg.svdvals(mine.detach().T @ theirs)
+        assert float(cosines.min()) >= 1 - 1e-6
+    # the a-priori bound: the full HOSVD's plus at most the undecomposed pivoted-Cholesky remainder
+    # (1e-3 of each mode's budget tol^2/3), never below it
+    norm = float(coefficients.norm())
+    assert full.bound / norm <= fast.info["error_bound"] * (1 + 1e-6)
+    assert fast.info["error_bound"] ** 2 <= (full.bound / norm) ** 2 * (1 + 1e-6) + 1e-3 * tol**2
+    # the exactly computed error is that of the formed tensor (1e-6 relative)
+    with torch.no_grad():
+        error = float((fast.coefficient_tensor()[0] - coefficients).norm()) / norm
+    assert fast.info["relative_error"] == pytest.approx(error, rel=1e-6) and error <= tol
+
+
+def test_gram_route_grows_ranks_when_the_exact_error_is_too_large(monkeypatch):
+    import sciml.fields.chebyshev_tucker as module
+    original = module._leading_eigenvectors
+
+    def understated(gram, tolerance):                                     # tails 100x too small: ranks too low
+        vectors, tails = original(gram, tolerance)
+        return vectors, tails * 1e-2
+
+    monkeypatch.setattr(module, "_leading_eigenvectors", understated)
+    tol = 1e-5
+    terms, _ = inputs()["coulomb"]
+    grown = ChebyshevTuckerField.from_separable(terms, points=25, tol=tol, progress=False)
+    monkeypatch.undo()
+    honest = ChebyshevTuckerField.from_separable(terms, points=25, tol=tol, progress=False)
+    assert grown.info["method"] == "hosvd-from-grams" and grown.info["relative_error"] <= tol
+    assert sum(grown.ranks) <= sum(honest.ranks) + 2
+
+
+def test_small_tolerances_and_als_sweeps_take_the_rhosvd_route():
+    terms, _ = inputs()["gaussians"]
+    # at 1e-9 the budget eps^2/3 is below 4 n u lambda_max: squared singular values are not trusted
+    assert ChebyshevTuckerField.from_separable(terms, points=25, tol=1e-9, progress=False).info["method"] \
+        == "rhosvd+als"
+    assert ChebyshevTuckerField.from_separable(terms, points=25, tol=1e-5, iterations=1,
+                                               progress=False).info["method"] == "rhosvd+als"
