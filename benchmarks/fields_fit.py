@@ -64,7 +64,7 @@ def inside_function(field):
     return inside
 
 
-def fit_mesh_once(name, surface, params, seconds, steps, resolution, seed, batch_size=4096):
+def fit_mesh_once(name, surface, params, seconds, steps, resolution, seed, batch_size=512):
     field = make_field(name, sciml.Domain.unit(3), params)
     result = fit_sdf(field, surface, steps=steps, max_seconds=seconds, seed=seed, batch_size=batch_size,
                      progress=False, clock="cpu")
@@ -141,7 +141,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=100_000, help="step cap of every fit")
     parser.add_argument("--resolution", type=int, default=128, help="marching-cubes nodes per axis")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=4096, help="points (pixels) per step")
+    parser.add_argument("--batch-size", type=int, default=512,
+                        help="points (pixels) per step (512: best of 256-4096 for every field on ant.ply)")
     parser.add_argument("--large-from", help="mesh file name (in --meshes or the wheel) for the large-mesh target")
     parser.add_argument("--subdivide", type=int, default=3, help="loop subdivisions of the large mesh")
     parser.add_argument("--large-field", default="grid")

@@ -70,6 +70,9 @@ __all__ = ["NeuRBF", "NeuRBFConfig"]
 
 SHAPES = ("full", "diagonal", "isotropic")
 _DECODER_LADDER = ((32, 64), (16, 32), (8, 16), (4, 8))  # (features, width) tried by for_budget
+#: settings of :meth:`NeuRBF.for_budget` in 3D unless given: smooth shapes (SDFs) want low composition
+#: frequencies and a larger neighbourhood than the paper's image setting (4 kernels, m up to 256)
+VOLUME_BUDGET_DEFAULTS = {"frequency_range": (1.0, 16.0), "neighbours": 8}
 
 
 def _int(name, value, minimum):
@@ -342,18 +345,24 @@ class NeuRBF(Field):
 
         Settings in ``kwargs`` are kept; the rest of the budget goes to kernels. If neither
         ``features`` nor ``width`` is given, they are the largest pair of
-        ``(32, 64), (16, 32), (8, 16), (4, 8)`` (the paper's decoder first) whose decoder, grid
-        and bias take at most half of ``params``. Raises ``ValueError`` if not even
-        ``neighbours`` kernels fit.
+        ``(32, 64), (16, 32), (8, 16), (4, 8)`` (the paper's decoder first; from ``(16, 32)`` in 3D,
+        where more kernels pay more: IoU 0.66-0.68 against 0.62 in the SDF fit below) whose decoder, grid
+        and bias take at most half of ``params``. In 3D, ``frequency_range`` and ``neighbours``
+        default to :data:`VOLUME_BUDGET_DEFAULTS` (``(1, 16)`` and 8): fitting the SDF of pyvista's
+        ``ant.ply`` with 20k parameters for 20 CPU-s, the image setting ``(1, 256)`` with 4
+        neighbours reached IoU 0.26, ``(1, 16)`` 0.47, ``(1, 16)`` with 8 neighbours 0.59-0.62.
+        Raises ``ValueError`` if not even ``neighbours`` kernels fit.
         """
         if "num_kernels" in kwargs:
             raise ValueError("num_kernels: for_budget chooses the number of kernels; pass other settings only")
         if not isinstance(domain, Domain):
             raise TypeError(f"domain: expected a sciml.Domain, got {type(domain).__name__}")
         _int("params", params, 1)
+        if domain.ndim == 3:
+            kwargs = {**VOLUME_BUDGET_DEFAULTS, **kwargs}
         settings = {k: v for k, v in kwargs.items() if k != "periodic"}
         if "features" not in kwargs and "width" not in kwargs:
-            for features, width in _DECODER_LADDER:
+            for features, width in (_DECODER_LADDER[1:] if domain.ndim == 3 else _DECODER_LADDER):
                 settings.update(features=features, width=width)
                 if cls._budget_split(domain, params, out_channels, settings)[0] <= params / 2:
                     break

@@ -84,6 +84,10 @@ def triplane_features(planes: torch.Tensor, u: torch.Tensor, aggregate: str = "s
     return torch.movedim(feats, -3, -2).flatten(-2)                             # [*batch, n, 3C]
 
 
+#: ``channels`` and ``width`` of :meth:`TriPlane.for_budget` unless given (chosen by SDF fits, see there)
+BUDGET_DEFAULTS = {"channels": 4, "width": 32}
+
+
 @dataclasses.dataclass
 class TriPlaneConfig(FieldConfig):
     """Configuration of :class:`TriPlane` (3D only).
@@ -200,11 +204,18 @@ class TriPlane(Field):
 
     @classmethod
     def for_budget(cls, domain: Domain, params: int, out_channels: int = 1, **kwargs) -> TriPlane:
-        """The tri-plane with the largest ``resolution`` within ``params`` parameters (decoder included)."""
+        """The tri-plane with the largest ``resolution`` within ``params`` parameters (decoder included).
+
+        Unless given, ``channels`` and ``width`` are :data:`BUDGET_DEFAULTS` (4 and 32): at a
+        small budget resolution matters more than features per node -- fitting the SDF of
+        pyvista's ``ant.ply`` with 20k parameters for 20 CPU-s reached IoU 0.78-0.81 with
+        (4, 32) (R = 39), 0.71-0.74 with (8, 32), 0.61 with (2, 32) and 0.52 with (16, 64) (R = 16).
+        """
         if not isinstance(domain, Domain):
             raise TypeError(f"domain: expected a sciml.Domain, got {type(domain).__name__}")
         if "resolution" in kwargs:
             raise ValueError("resolution: for_budget chooses the resolution; leave it out")
+        kwargs = {**BUDGET_DEFAULTS, **kwargs}
         base = TriPlaneConfig(bounds=tuple(domain.bounds), out_channels=out_channels,
                               **{k: v for k, v in kwargs.items() if k != "periodic"})
         resolution = largest_within_budget(

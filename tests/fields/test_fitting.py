@@ -165,3 +165,14 @@ def test_default_learning_rates_follow_the_field_type():
 
     assert default_learning_rate(SIREN.for_domain(Domain.unit(2), width=4, depth=1)) == 1e-4
     assert default_learning_rate(Ramp()) == 1e-3
+
+
+def test_sdf_fits_use_their_own_learning_rates_and_reject_unknown_objectives():
+    from sciml.fields.fitting import LEARNING_RATES, SDF_LEARNING_RATES
+    from sciml.fields.mlp import SIREN
+
+    siren = SIREN.for_domain(Domain.unit(3), width=4, depth=1)
+    assert default_learning_rate(siren, "sdf") == SDF_LEARNING_RATES["siren"] != LEARNING_RATES["siren"]
+    assert default_learning_rate(siren, "image") == default_learning_rate(siren) == LEARNING_RATES["siren"]
+    with pytest.raises(ValueError, match="objective: expected one of"):
+        default_learning_rate(siren, "volume")
