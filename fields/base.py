@@ -90,10 +90,20 @@ class Field(nn.Module):
             raise TypeError(f"domain: expected a sciml.Domain, got {type(domain).__name__}")
         return cls(config_class(bounds=tuple(domain.bounds), periodic=tuple(domain.periodic), **kwargs))
 
+    #: whether the field is periodic along the domain's periodic axes; classes that are not
+    #: refuse periodic domains instead of silently ignoring the flag
+    periodic_axes: bool = True
+
     def __init__(self, domain: Domain, out_channels: int = 1, check_domain: bool = True):
         super().__init__()
         if not isinstance(domain, Domain):
             raise TypeError(f"domain: expected a sciml.Domain, got {type(domain).__name__}")
+        if any(domain.periodic) and not self.periodic_axes:
+            raise ValueError(
+                f"periodic: {type(self).__name__} is not periodic along periodic axes, got periodic="
+                f"{tuple(domain.periodic)}; use a non-periodic box, or wrap the field in a periodic encoding "
+                "(sciml.fields.insr.PeriodicField)"
+            )
         if isinstance(out_channels, bool) or not isinstance(out_channels, int) or out_channels < 1:
             raise ValueError(f"out_channels: expected a positive int, got {out_channels!r}")
         self.domain = domain

@@ -347,6 +347,7 @@ class GridField(Field):
     (torch.Size([4, 1]), True)
     """
 
+    periodic_axes = False
     config_class = GridFieldConfig
 
     def __init__(self, config: GridFieldConfig):

@@ -321,6 +321,7 @@ class SIREN(Field):
     torch.Size([3, 1])
     """
 
+    periodic_axes = False
     config_class = SirenConfig
 
     def __init__(self, config: SirenConfig):
@@ -433,6 +434,7 @@ class FourierMLP(Field):
     torch.Size([7, 1])
     """
 
+    periodic_axes = False
     config_class = FourierMLPConfig
 
     def __init__(self, config: FourierMLPConfig):

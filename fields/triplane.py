@@ -191,6 +191,7 @@ class TriPlane(Field):
     ValueError: bounds: a tri-plane is 3D only, expected 3 (lower, upper) pairs, got 2: ((0.0, 1.0), (0.0, 1.0))
     """
 
+    periodic_axes = False
     config_class = TriPlaneConfig
 
     def __init__(self, config: TriPlaneConfig):

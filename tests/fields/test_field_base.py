@@ -102,3 +102,14 @@ def test_field_configs_round_trip_through_json_equal():
     config = SirenConfig(bounds=((0.0, 1.0), (-1.0, 2.0)), periodic=(False, True), width=8)
     again = sciml.config_from_dict(SirenConfig, sciml.config_to_dict(config))
     assert again == config and again.domain() == config.domain()
+
+
+@pytest.mark.parametrize("name", ["siren", "fourier-mlp", "grid", "triplane"])
+def test_neural_fields_refuse_periodic_axes_they_would_ignore(name):
+    import sciml
+    import sciml.fields  # noqa: F401  (registers the fields)
+
+    cls = sciml.registered_models()[name]
+    with pytest.raises(ValueError, match="periodic"):
+        cls.for_domain(Domain.unit(3, periodic=(True, False, False)))
+    assert cls.for_domain(Domain.unit(3)).num_parameters() > 0
