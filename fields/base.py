@@ -99,8 +99,9 @@ class Field(nn.Module):
         if not isinstance(domain, Domain):
             raise TypeError(f"domain: expected a sciml.Domain, got {type(domain).__name__}")
         if any(domain.periodic) and not self.periodic_axes:
+            where = "config.periodic" if hasattr(self, "config_class") else "domain.periodic"
             raise ValueError(
-                f"periodic: {type(self).__name__} is not periodic along periodic axes, got periodic="
+                f"{where}: {type(self).__name__} is not periodic along periodic axes, got periodic="
                 f"{tuple(domain.periodic)}; use a non-periodic box, or wrap the field in a periodic encoding "
                 "(sciml.fields.insr.PeriodicField)"
             )
