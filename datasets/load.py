@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -186,9 +187,11 @@ class DatasetSplits:
         """Test samples drawn with the test seeds and solved at another ``resolution``, cached.
 
         A seed's Gaussian random field is the same function at every resolution (the finer
-        grid adds the modes it newly resolves), so these are the test inputs refined. They are
-        solved directly at
-        ``resolution`` (``solver_resolution`` is not applied). Only for splits made by
+        grid adds the modes it newly resolves), so these are the test inputs refined. When the
+        splits were made with ``solver_resolution``, the finer sets are solved with the same
+        refinement (``resolution * solver_resolution / train resolution``, rounded) and brought
+        to ``resolution`` the same way, so their targets are as accurate as the training targets;
+        otherwise they are solved directly at ``resolution``. Only for splits made by
         :func:`load`; files read from disk have no solver.
         """
         if self._evaluation is None:
@@ -198,6 +201,18 @@ class DatasetSplits:
 
 def _problem(name: str, params: dict, resolution) -> PDEProblem:
     return get_problem(name, **params) if resolution is None else get_problem(name, **params, resolution=resolution)
+
+
+def _refined_size(name: str, params: dict, solver: PDEProblem, target, res: int, grid) -> int:
+    """Size of the solve for the ``res`` evaluation set: as much finer than ``res`` as the training solve
+    (``solver``) is than the training grid (``target``): equal spacing ratios on the first axis."""
+    coarse_h, fine_h = target.spacing[0], solver.grid().spacing[0]
+    estimate = int(res) * solver.grid().shape[0] / target.shape[0]
+    if not coarse_h or not fine_h or not grid.spacing[0]:
+        return max(int(res), round(estimate))
+    wanted = grid.spacing[0] * fine_h / coarse_h
+    candidates = range(max(int(res), math.floor(estimate) - 2), math.ceil(estimate) + 3)
+    return min(candidates, key=lambda n: abs(_problem(name, params, n).grid().spacing[0] - wanted))
 
 
 def load(name: str, resolution: int | None = None, n_train: int = 1000, n_test: int = 200, *,
@@ -264,7 +279,11 @@ def load(name: str, resolution: int | None = None, n_train: int = 1000, n_test: 
         test_path, test = split(train_problem, n_test, "test", target)
 
     def evaluation(res):
-        return split(_problem(name, params, res), n_test, "test", None)[1]
+        if solver_resolution is None:
+            return split(_problem(name, params, res), n_test, "test", None)[1]
+        grid = _problem(name, params, res).grid()
+        return split(_problem(name, params, _refined_size(name, params, train_problem, target, res, grid)),
+                     n_test, "test", grid)[1]
 
     info = {"problem": name, "params": params, "seed": seed, "resolution": resolution,
             "solver_resolution": solver_resolution, "test_resolution": test_resolution,

@@ -64,9 +64,26 @@ def import_optional(name: str):
         raise ImportError(f"{name} is needed to read and write datasets: pip install 'sciml[io]' ({exc})") from exc
 
 
+ZARR_SUFFIXES = (".zarr", "")
+
+
 def store_format(path) -> str:
-    """``"netcdf"`` for the suffixes in :data:`NETCDF_SUFFIXES`, ``"zarr"`` otherwise."""
-    return "netcdf" if Path(path).suffix.lower() in NETCDF_SUFFIXES else "zarr"
+    """``"netcdf"`` for the suffixes in :data:`NETCDF_SUFFIXES`, ``"zarr"`` for ``.zarr`` or no suffix.
+
+    Any other suffix is refused (``data.h5`` written as a zarr directory would surprise everyone).
+
+    Examples
+    --------
+    >>> store_format("darcy.zarr"), store_format("darcy.nc"), store_format("darcy")
+    ('zarr', 'netcdf', 'zarr')
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in NETCDF_SUFFIXES:
+        return "netcdf"
+    if suffix in ZARR_SUFFIXES:
+        return "zarr"
+    raise ValueError(f"path: expected a store named *.zarr (a directory) or netCDF "
+                     f"({', '.join('*' + s for s in NETCDF_SUFFIXES)}), got {str(path)!r}")
 
 
 def _pid_alive(pid: int) -> bool:

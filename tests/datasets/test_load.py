@@ -161,3 +161,18 @@ def test_integration_with_the_real_poisson_solver(cache):
     out = problem.output_names[0]
     np.testing.assert_allclose(data.train.targets.values[:, 0].numpy(),
                                solved[out][:, ::2, ::2].astype(np.float32), rtol=0, atol=0)
+
+
+def test_finer_evaluation_sets_keep_the_solver_refinement(cache):
+    # trained at 17 nodes from a 33-node solve: the 33-node evaluation set is solved on 65 nodes and
+    # strided (the second-order solver gives different numbers on 33 nodes, so this tells them apart)
+    name = _real_problem()
+    data = load(name, resolution=17, solver_resolution=33, n_train=2, n_test=2, progress=False)
+    finer = data.evaluation(33)
+    problem = get_problem(name, resolution=65)
+    solved = problem.solve_batch(sample_seeds(split_seed(0, "test"), range(2)))[problem.output_names[0]]
+    assert finer.inputs.on == get_problem(name, resolution=33).grid()
+    np.testing.assert_allclose(finer.targets.values[:, 0].numpy(), solved[:, ::2, ::2].astype(np.float32),
+                               rtol=0, atol=0)
+    direct = get_problem(name, resolution=33).solve_batch(sample_seeds(split_seed(0, "test"), range(2)))
+    assert np.abs(direct[problem.output_names[0]] - solved[:, ::2, ::2]).max() > 1e-6

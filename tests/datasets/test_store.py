@@ -135,3 +135,12 @@ def test_missing_zarr_chunk_is_reported_with_variable_and_sample(tmp_path):
     lazy[0]                                              # the first block is intact
     with pytest.raises(DataFileError, match="sample 2"):
         lazy[2]
+
+
+@pytest.mark.parametrize("name", ["data.h5", "data.npz", "data.zarr.bak"])
+def test_unknown_store_suffixes_are_refused_before_anything_is_written(tmp_path, name):
+    with pytest.raises(ValueError, match=r"path: expected a store named \*\.zarr"):
+        write_dataset(_labelled_dataset(), tmp_path / name)
+    with pytest.raises(ValueError, match="path: expected"):
+        generate("poisson-test", 2, tmp_path / name, params={"resolution": 8}, progress=False)
+    assert list(tmp_path.iterdir()) == []
