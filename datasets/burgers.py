@@ -22,7 +22,7 @@ import sciml
 from sciml._checks import check_positive_int
 
 from ._spectral import (ETDRK4, BlowUpError, angular_wavenumbers, check_positive, check_seeds,
-                        check_times, dealias_mask, raise_if_blown_up, substeps)
+                        check_times, dealias_mask, march, raise_if_blown_up)
 from .grf import GaussianRandomField
 from .problem import PDEProblem, register_problem
 
@@ -83,21 +83,15 @@ def solve_burgers(u0: np.ndarray, viscosity: float, times, length: float = 1.0,
         u = scipy.fft.irfft(v, n=nx)
         return ik_half * scipy.fft.rfft(u * u)
 
-    v = scipy.fft.rfft(u0) * mask
     bound = 2.0 * np.max(np.abs(u0), axis=1) + 1e-300
     out = np.empty((u0.shape[0], times.size, nx))
-    steppers: dict[float, ETDRK4] = {}
-    t = 0.0
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for i, t_out in enumerate(times):
-            n_steps, dt = substeps(t, t_out, max_dt)
-            stepper = steppers.setdefault(round(dt, 15), ETDRK4(-nu * k**2, dt))
-            for _ in range(n_steps):
-                v = stepper.step(v, nonlinear)
-            out[:, i] = scipy.fft.irfft(v, n=nx)
-            raise_if_blown_up(out[:, i], bound, f"burgers at t = {t_out:g} "
-                              "(bound: twice max|u0|, by the maximum principle; reduce max_dt)")
-            t = t_out
+
+    def record(i, t_out, v):
+        out[:, i] = scipy.fft.irfft(v, n=nx)
+        raise_if_blown_up(out[:, i], bound, f"burgers at t = {t_out:g} "
+                          "(bound: twice max|u0|, by the maximum principle; reduce max_dt)")
+
+    march(scipy.fft.rfft(u0) * mask, times, max_dt, lambda dt: ETDRK4(-nu * k**2, dt).step, nonlinear, record)
     return out[0] if single else out
 
 

@@ -36,7 +36,7 @@ import sciml
 from sciml._checks import check_positive_int
 
 from ._spectral import (ETDRK4, BlowUpError, angular_wavenumbers, check_positive, check_seeds,
-                        check_times, dealias_mask, raise_if_blown_up, substeps)
+                        check_times, dealias_mask, march, raise_if_blown_up)
 from .grf import GaussianRandomField
 from .problem import PDEProblem, register_problem
 
@@ -144,24 +144,20 @@ def solve_navier_stokes(w0: np.ndarray, viscosity: float, times, forcing: np.nda
         raise ValueError(f"scheme: expected one of {SCHEMES}, got {scheme!r}")
     spec = _Spectral2D(w0.shape[-1])
     f_hat = _forcing_spectrum(forcing, spec)
-    v = spec.forward(w0) * spec.mask * (spec.k2 > 0)
     bound = _rms_bound(w0, forcing, nu)
     out = np.empty((w0.shape[0], times.size) + w0.shape[1:])
-    t, linear = 0.0, -nu * spec.k2
+    linear = -nu * spec.k2
 
     def rhs(w_hat):
         return f_hat - spec.advection(w_hat)
 
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for i, t_out in enumerate(times):
-            n_steps, dt = substeps(t, t_out, max_dt)
-            step = _make_step(scheme, linear, dt)
-            for _ in range(n_steps):
-                v = step(v, rhs)
-            out[:, i] = spec.inverse(v)
-            rms = np.sqrt(np.mean(out[:, i] ** 2, axis=(1, 2)))
-            raise_if_blown_up(rms, bound, f"navier-stokes at t = {t_out:g} (nu = {nu:g}, dt = {dt:g})")
-            t = t_out
+    def record(i, t_out, v):
+        out[:, i] = spec.inverse(v)
+        rms = np.sqrt(np.mean(out[:, i] ** 2, axis=(1, 2)))
+        raise_if_blown_up(rms, bound, f"navier-stokes at t = {t_out:g} (nu = {nu:g}, max_dt = {max_dt:g})")
+
+    march(spec.forward(w0) * spec.mask * (spec.k2 > 0), times, max_dt, lambda dt: _make_step(scheme, linear, dt),
+          rhs, record)
     return out[0] if single else out
 
 
