@@ -5,10 +5,15 @@ Usage::
     OMP_NUM_THREADS=1 python benchmarks/insr.py advection      # 1D advection, 240 steps, 3 network sizes
     OMP_NUM_THREADS=1 python benchmarks/insr.py taylor-green   # 100 steps, energy and vorticity vs exact
     OMP_NUM_THREADS=1 python benchmarks/insr.py multiscale     # adaptivity: multi-scale initial condition
+    OMP_NUM_THREADS=1 python benchmarks/insr.py advection-2d   # 2D Gaussian, 40 steps, 2 network sizes
+    OMP_NUM_THREADS=1 python benchmarks/insr.py vortex-sheet   # double shear layer vs pseudo-spectral solvers
 
 Each part prints a markdown table (and writes its rows as JSON with ``--json PATH``). The grid
 solver is semi-Lagrangian (linear interpolation, the paper's baseline; cubic splines as a
-stronger one) on as many nodes as the network has parameters, at the same time step.
+stronger one) on as many nodes as the network has parameters, at the same time step (in 2D a
+square grid of about as many nodes). The vortex sheet has no exact solution: the reference is the
+pseudo-spectral solver at 256^2, and the same solver at 32^2, 64^2 and 128^2 (128^2 = about the
+INSR's degrees of freedom) is the grid solver it is compared with.
 """
 
 from __future__ import annotations
@@ -18,50 +23,57 @@ import json
 import platform
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import xarray as xr
 from sciml.fields.insr.references import semi_lagrangian_advection
 
 from sciml.grid import Grid
-from sciml.workflows.insr import insr_setup, run_insr
+from sciml.workflows.bench import PeakMemory
+from sciml.workflows.insr import insr_setup, run_insr, spectral_euler_reference
 
 SIZES = ((16, 2), (32, 3))
 
 
 def grid_error(problem, dof: int, dt: float, steps: int, order: int) -> float:
-    grid = Grid.uniform((dof,), problem.domain)
+    """Relative L2 error at the final time of semi-Lagrangian advection on a grid of about ``dof`` nodes."""
+    n = dof if problem.domain.ndim == 1 else round(dof ** (1 / problem.domain.ndim))
+    grid = Grid.uniform((n,) * problem.domain.ndim, problem.domain)
     pts = grid.points(dtype=torch.float64)
     u0 = problem.initial(pts).reshape(-1).numpy()
-    u = semi_lagrangian_advection(u0, grid, problem.velocity.numpy(), dt, steps, order=order)
+    u = semi_lagrangian_advection(u0.reshape(grid.shape), grid, problem.velocity.numpy(), dt, steps,
+                                  order=order).reshape(-1)
     ref = problem.reference("u", steps * dt, pts).reshape(-1).numpy()
     w = grid.weights(dtype=torch.float64).numpy()
     return float(np.sqrt(np.sum(w * (u - ref) ** 2) / np.sum(w * ref**2)))
 
 
-def advection(problem_name: str, steps: int, out: Path) -> list[dict]:
+def advection(problem_name: str, steps: int, out: Path, sizes=SIZES) -> list[dict]:
     rows = []
-    for width, depth in SIZES:
+    for width, depth in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             result = run_insr(problem_name, tmp, steps=steps, width=width, depth=depth, progress=False, figures=False)
         problem, dt = insr_setup(problem_name).problem, result["dt"]
         dof = result["insr"]["dof"]
-        rows.append({"network": f"SIREN {width}x{depth}", "dof": dof,
+        rows.append({"network": f"SIREN {width}x{depth}", "dof": dof, "grid_dof": result["grid"]["dof"],
                      "insr_error": result["insr"]["final"]["u_rel_l2"],
                      "grid_linear_error": grid_error(problem, dof, dt, steps, 1),
                      "grid_cubic_error": grid_error(problem, dof, dt, steps, 3),
                      "insr_seconds": result["insr"]["wall_seconds"],
                      "insr_peak_mb": result["insr"]["peak_memory_mb"],
                      "grid_seconds": result["grid"]["seconds"], "grid_peak_mb": result["grid"]["peak_memory_mb"],
-                     "cells_per_step": float(problem.velocity.norm()) * dt / (4.0 / (dof - 1))})
+                     "cells_per_step": float(problem.velocity.norm()) * dt
+                     / (4.0 / (round(result["grid"]["dof"] ** (1 / problem.domain.ndim)) - 1))})
         print(json.dumps(rows[-1]), flush=True)
     print(f"\n{problem_name}, {steps} steps of dt={dt:g}; error = relative L2 at t={steps * dt:g}\n")
-    print("| network | DOF (= grid nodes) | INSR error | grid SL-linear error | grid SL-cubic error "
+    print("| network | DOF | grid nodes | INSR error | grid SL-linear error | grid SL-cubic error "
           "| INSR time (s) | INSR peak RSS (MB) | grid time (s) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['network']} | {r['dof']} | {r['insr_error']:.2e} | {r['grid_linear_error']:.2e} | "
+        print(f"| {r['network']} | {r['dof']} | {r['grid_dof']} | {r['insr_error']:.2e} | {r['grid_linear_error']:.2e} | "
               f"{r['grid_cubic_error']:.2e} | {r['insr_seconds']:.0f} | {r['insr_peak_mb']:.0f} | "
               f"{r['grid_seconds']:.3f} |")
     return rows
@@ -85,9 +97,54 @@ def taylor_green(steps: int, out: Path) -> list[dict]:
     return rows
 
 
+def _relative_l2(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def vortex_sheet(steps: int, out: Path, reference_n: int = 256, grids=(32, 64, 128)) -> list[dict]:
+    """INSR vs pseudo-spectral solvers on the double shear layer: vorticity rel. L2 at the snapshot times."""
+    every = max(steps // 3, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_insr("vortex-sheet", tmp, steps=steps, snapshot_every=every, progress=True, figures=False)
+        with xr.open_dataset(Path(tmp) / "snapshots.nc") as snaps:
+            insr = snaps["vorticity"].values  # [time, 64, 64] at the nodes 2π (i/64, j/64)
+            times = snaps["time"].values
+    problem = insr_setup("vortex-sheet").problem
+    later = [float(t) for t in times if t > 0]
+    reference = spectral_euler_reference(problem, later, reference_n)
+    solvers = {}
+    for n in grids:
+        start = time.perf_counter()
+        with PeakMemory("cpu") as memory:
+            w = spectral_euler_reference(problem, later, n)
+        solvers[n] = (w, time.perf_counter() - start, memory.mb)
+    rows = []
+    for k, t in enumerate(later):
+        step = round(t / result["dt"])
+        row = {"step": step, "t": t, "insr": _relative_l2(insr[times > 0][k], reference[k][::reference_n // 64,
+                                                                                             ::reference_n // 64])}
+        for n, (w, _, _) in solvers.items():
+            row[f"spectral_{n}"] = _relative_l2(w[k], reference[k][::reference_n // n, ::reference_n // n])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    insr_info = result["insr"]
+    print(f"\nvortex-sheet, {steps} steps of dt={result['dt']:g}; vorticity relative L2 against the pseudo-spectral "
+          f"solver at {reference_n}^2 (on each solver's nodes; INSR sampled on 64^2)\n")
+    header = "| solver | DOF | " + " | ".join(f"t={r['t']:.2f}" for r in rows) + " | time (s) | peak RSS (MB) |"
+    print(header)
+    print("|---" * (len(rows) + 4) + "|")
+    print(f"| INSR (SIREN {result['network']['width']}x{result['network']['depth']}, u and p) | {insr_info['dof']} | "
+          + " | ".join(f"{r['insr']:.2e}" for r in rows)
+          + f" | {insr_info['wall_seconds']:.0f} | {insr_info['peak_memory_mb']:.0f} |")
+    for n, (_, seconds, mb) in solvers.items():
+        print(f"| pseudo-spectral {n}^2 (vorticity) | {n * n} | " + " | ".join(f"{r[f'spectral_{n}']:.2e}" for r in rows)
+              + f" | {seconds:.2f} | {mb:.0f} |")
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("advection", "taylor-green", "multiscale"))
+    parser.add_argument("part", choices=("advection", "taylor-green", "multiscale", "advection-2d", "vortex-sheet"))
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
@@ -99,6 +156,10 @@ def main(argv=None) -> int:
         rows = advection("advection-1d", args.steps or 240, out)
     elif args.part == "multiscale":
         rows = advection("advection-multiscale", args.steps or 240, out)
+    elif args.part == "advection-2d":
+        rows = advection("advection-2d", args.steps or 40, out, sizes=((16, 2), (32, 3)))
+    elif args.part == "vortex-sheet":
+        rows = vortex_sheet(args.steps or 10, out)
     else:
         rows = taylor_green(args.steps or 100, out)
     if args.json:

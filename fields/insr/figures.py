@@ -27,7 +27,9 @@ def plot_frames(snapshots: xr.Dataset, path, max_frames: int = 6) -> Path:
     """Frames of the evolution saved as a PNG at ``path``; returns ``path``.
 
     1D: every snapshot of ``u`` on one axis, the reference ``u_reference`` dashed when present.
-    2D: up to ``max_frames`` panels of ``vorticity`` (Euler) or of the first channel of ``u``.
+    2D: up to ``max_frames`` panels of ``vorticity`` (Euler) or of the channel of ``u`` with the
+    largest final magnitude (the deflection of an elastic body); 3D: the same on the middle slice
+    across the last axis.
 
     Examples
     --------
@@ -52,13 +54,17 @@ def plot_frames(snapshots: xr.Dataset, path, max_frames: int = 6) -> Path:
         ax.legend(loc="upper right")
         return _save(fig, path)
     name = "vorticity" if "vorticity" in snapshots else "u"
+    data = snapshots[name]
+    if "channel" in data.dims:
+        final = np.abs(data.isel(time=-1).values).reshape(data.sizes["channel"], -1).max(-1)
+        data = data.isel(channel=int(np.argmax(final)))
+    if len(spatial) == 3:
+        data = data.isel({spatial[2]: data.sizes[spatial[2]] // 2})
     picks = np.unique(np.linspace(0, len(times) - 1, min(max_frames, len(times))).round().astype(int))
     fig = _figure(2.6 * len(picks), 2.6)
     axes = fig.subplots(1, len(picks), squeeze=False)[0]
     for ax, i in zip(axes, picks):
-        frame = snapshots[name].isel(time=int(i))
-        if "channel" in frame.dims:
-            frame = frame.isel(channel=0)
+        frame = data.isel(time=int(i))
         ax.imshow(np.asarray(frame.values).T, origin="lower", cmap="RdBu_r")
         ax.set_title(f"{name}, t={times[i]:.3g}", fontsize=8)
         ax.set_xticks([])

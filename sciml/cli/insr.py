@@ -8,7 +8,8 @@ from ._options import add_run_options, apply_threads
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("insr", help="solve a time-dependent PDE with an evolving neural field (INSR)")
     parser.add_argument("problem", metavar="PROBLEM",
-                        help="advection-1d, advection-2d, advection-multiscale, taylor-green, vortex-sheet")
+                        help="advection-1d, advection-2d, advection-multiscale, taylor-green, vortex-sheet, "
+                             "elasticity-2d, elasticity-3d (the last two need scikit-fem for the FEM reference)")
     parser.add_argument("--steps", type=int, default=None, help="number of time steps (default: the problem's)")
     parser.add_argument("--dt", type=float, default=None, help="time step (default: the problem's)")
     parser.add_argument("--out", default="insr", help="output directory (default: ./insr)")

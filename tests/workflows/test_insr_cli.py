@@ -37,14 +37,15 @@ def test_cli_writes_metrics_snapshots_checkpoints_and_figures(tmp_path, one_thre
     x = torch.tensor(np.array(snaps["x"].values))[:, None]
     exact = problem.reference("u", 0.02, x).reshape(-1).numpy()
     assert np.allclose(snaps["u_reference"].isel(time=2, channel=0).values, exact, atol=1e-12)
-    state = torch.load(out / "checkpoints" / "step_0002.pt", weights_only=True)
-    assert state["step"] == 2
-    from sciml.fields.insr.network import NetworkConfig, make_field
+    # the checkpoint directory of step 2 (the latest) rebuilds the solver: same field values
+    assert (out / "checkpoints" / "latest").read_text().strip() == "step-0002"
+    from sciml.fields.insr.network import NetworkConfig
+    from sciml.fields.insr.solver import INSRSolver
 
-    field = make_field(problem.domain, 1, NetworkConfig(**json.loads((out / "network.json").read_text())))
-    field.load_state_dict(state["fields"]["u"])
+    solver = INSRSolver.from_checkpoint(out / "checkpoints" / "latest", problem)
+    assert solver.step_count == 2 and solver.network == NetworkConfig(**json.loads((out / "network.json").read_text()))
     with torch.no_grad():
-        values = field(x.float()).reshape(-1).numpy()
+        values = solver.fields["u"](x.float()).reshape(-1).numpy()
     assert np.allclose(snaps["u"].isel(time=2, channel=0).values, values, atol=1e-6)
     # relative L2 in metrics.json agrees with the snapshot (both on the same uniform grid, trapezoid weights)
     w = np.full(x.shape[0], 1.0)
@@ -83,16 +84,48 @@ def test_taylor_green_run_records_energy_and_spectral_reference(tmp_path, one_th
     snaps.close()
 
 
-@pytest.mark.parametrize("problem", ["advection-2d", "advection-multiscale", "vortex-sheet"])
+@pytest.mark.parametrize("problem", ["advection-2d", "advection-multiscale", "vortex-sheet", "elasticity-3d"])
 def test_every_problem_runs_a_tiny_step_and_keeps_the_final_state(problem, tmp_path, one_thread):
     result = run_insr(problem, tmp_path, steps=3, snapshot_every=2, width=8, depth=1, max_iters=2, points=64,
                       initial_iters=5, progress=False, figures=True)
     assert [r["step"] for r in result["per_step"]] == [0, 1, 2, 3]
     # snapshots every 2 steps plus the final state, as files and as a time axis
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step_0000.pt", "step_0002.pt",
-                                                                            "step_0003.pt"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "step-0000", "step-0002",
+                                                                            "step-0003"]
     with xr.open_dataset(tmp_path / "snapshots.nc") as snaps:
         assert snaps.sizes["time"] == 3
         if problem == "vortex-sheet":  # no exact solution: the pseudo-spectral vorticity is stored alongside
             assert "vorticity_spectral" in snaps and "u_rel_l2" not in result["per_step"][-1]
+            # and the error against it is recorded at the snapshot steps
+            assert [r["step"] for r in result["per_step"] if "vorticity_spectral_rel_l2" in r] == [0, 2, 3]
+            w, ref = snaps["vorticity"].isel(time=-1).values, snaps["vorticity_spectral"].isel(time=-1).values
+            expected = np.linalg.norm(w - ref) / np.linalg.norm(ref)
+            assert result["per_step"][-1]["vorticity_spectral_rel_l2"] == pytest.approx(expected, rel=1e-12)
+        if problem == "elasticity-3d":
+            assert snaps["u"].dims == ("time", "channel", "x", "y", "z") and "u_reference" in snaps
     assert (tmp_path / "figures" / "frames.png").stat().st_size > 0
+
+
+def test_elasticity_run_compares_with_p2_fem_per_step(tmp_path, one_thread):
+    pytest.importorskip("skfem")
+    from sciml.fields.insr.references import fem_elastodynamics
+
+    result = run_insr("elasticity-2d", tmp_path, steps=2, width=8, max_iters=5, points=128, progress=False,
+                      figures=False)
+    problem = insr_setup("elasticity-2d").problem
+    fem = fem_elastodynamics(problem, 0.01, 2, np.array([[1.0, 0.1]]), order=2)
+    assert result["insr"]["dtype"] == "torch.float64" and result["fem"]["dof"] == fem["dof"]
+    for k, rec in enumerate(result["per_step"]):
+        # the FEM columns are the reference's own numbers at the beam tip and its energies
+        assert rec["fem_tip_displacement"] == pytest.approx(fem["displacement"][k, 0].tolist(), abs=1e-15)
+        assert rec["fem_energy_total"] == pytest.approx(fem["total"][k], abs=1e-15)
+        assert {"u_rel_l2", "tip_displacement", "energy_total", "energy_kinetic"} <= set(rec)
+    assert result["per_step"][0]["u_rel_l2"] == 0.0  # both at rest
+    assert result["per_step"][-1]["fem_tip_displacement"][1] < -1e-4  # released under gravity, it falls
+    with xr.open_dataset(tmp_path / "snapshots.nc") as snaps:
+        x = float(snaps["x"].values[-1])
+        y = snaps["y"].values
+        j = int(np.argmin(np.abs(y - 0.1)))
+        # the stored reference is the FEM displacement at the grid points (tip: x = 1, y = 0.1)
+        assert x == 1.0 and y[j] == pytest.approx(0.1)
+        assert snaps["u_reference"].isel(time=-1, x=-1, y=j).values == pytest.approx(fem["displacement"][2, 0], abs=1e-12)
