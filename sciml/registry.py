@@ -55,8 +55,25 @@ def model_spec(model: nn.Module) -> dict:
     return {"name": model_name(model), "config": config_to_dict(model.config)}
 
 
+#: Sub-packages whose import registers the package's own models (imported on demand, so a checkpoint
+#: of an FNO or a field loads without the caller importing ``sciml.operators`` / ``sciml.fields`` first).
+BUILTIN_MODEL_PACKAGES = ("sciml.operators", "sciml.fields")
+
+
+def _import_builtin_models() -> None:
+    import importlib
+
+    for package in BUILTIN_MODEL_PACKAGES:
+        importlib.import_module(package)
+
+
 def build_model(name: str, config: dict) -> nn.Module:
-    """Instantiate the registered model ``name`` from a config dict."""
+    """Instantiate the registered model ``name`` from a config dict.
+
+    Names registered by the package's own sub-packages are found even when those are not imported yet.
+    """
+    if name not in _MODELS:
+        _import_builtin_models()
     if name not in _MODELS:
         raise ValueError(f"name: expected a registered model among {sorted(_MODELS)}, got {name!r}")
     cls = _MODELS[name]

@@ -127,3 +127,20 @@ def test_registry_errors():
         sciml.register_model("x")(type("NoConfig", (torch.nn.Module,), {}))
     with pytest.raises(ValueError, match="model: Linear is not registered"):
         model_spec(torch.nn.Linear(1, 1))
+
+
+def test_checkpoints_of_builtin_models_load_without_importing_their_subpackage(tmp_path):
+    import subprocess
+    import sys
+
+    from sciml.operators import FNO, FNOConfig
+
+    model = FNO(FNOConfig(in_channels=1, out_channels=1, width=4, modes=[3], n_layers=1))
+    path = sciml.save_checkpoint(tmp_path / "ckpt", model)
+    code = ("import sys, torch, sciml\n"
+            "assert 'sciml.operators' not in sys.modules\n"
+            f"ckpt = sciml.load_checkpoint({str(path)!r})\n"
+            "print(type(ckpt.model).__name__, sum(p.numel() for p in ckpt.model.parameters()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["FNO", str(sum(p.numel() for p in model.parameters()))]
