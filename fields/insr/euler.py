@@ -16,6 +16,13 @@ stages, each the fit of one field:
    fixing the constant);
 3. **projection**: fit :math:`\mathbf u_{n+1} = \mathbf u^* - \Delta t \nabla (p_{n+1} - p_n)`.
 
+With ``sobolev`` :math:`=\lambda > 0` the two velocity regressions (stages 1 and 3) also match the
+Jacobians, :math:`\frac1N\sum_i |\mathbf u(x_i) - \mathbf T(x_i)|^2 + \lambda\,
+\|\nabla\mathbf u(x_i) - \nabla\mathbf T(x_i)\|_F^2` (an :math:`H^1` fit), with the targets'
+Jacobians :math:`\nabla\mathbf T` taken by autograd through the frozen fields and the backtrace
+map. A values-only fit leaves errors of the fit's scale (a fraction of the point spacing) whose
+derivatives are large; they never decay, so the vorticity error grows step by step.
+
 This is the incremental pressure-correction form (``incremental=True``, default): the pressure
 gradient integrated along the trajectory makes the step second order, so the steady Taylor–Green
 vortex keeps its energy. With ``incremental=False`` stage 1 drops the old pressure and stages
@@ -29,6 +36,7 @@ Each stage is a regression of one field onto targets computed from frozen fields
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -70,6 +78,9 @@ class IncompressibleEuler(INSRProblem):
     name : str
     incremental : bool
         Incremental pressure correction (default) or the plain Chorin splitting (module docstring).
+    sobolev : float
+        Weight :math:`\lambda \ge 0` of the Jacobian term of the velocity regressions (0: values
+        only, the default; about :math:`h^2` balances values and derivatives).
 
     Examples
     --------
@@ -81,7 +92,7 @@ class IncompressibleEuler(INSRProblem):
     name = "euler"
 
     def __init__(self, initial_velocity, initial_pressure=None, length_scale: float = 1.0, speed: float = 1.0,
-                 exact=None, name: str = "euler", incremental: bool = True):
+                 exact=None, name: str = "euler", incremental: bool = True, sobolev: float = 0.0):
         super().__init__(Domain(((0.0, 2 * math.pi), (0.0, 2 * math.pi)), periodic=True), {"u": 2, "p": 1})
         if not callable(initial_velocity):
             raise TypeError(f"initial_velocity: expected a callable [n, 2] -> [n, 2], got {type(initial_velocity).__name__}")
@@ -91,23 +102,27 @@ class IncompressibleEuler(INSRProblem):
         self.initial_pressure = initial_pressure
         self.length_scale, self.speed, self.exact, self.name = float(length_scale), float(speed), exact, name
         self.incremental = bool(incremental)
+        if isinstance(sobolev, bool) or not isinstance(sobolev, (int, float)) or not sobolev >= 0 \
+                or not math.isfinite(sobolev):
+            raise ValueError(f"sobolev: expected a finite number >= 0, got {sobolev!r}")
+        self.sobolev = float(sobolev)
 
     @classmethod
-    def taylor_green(cls, incremental: bool = True) -> IncompressibleEuler:
+    def taylor_green(cls, incremental: bool = True, sobolev: float = 0.0) -> IncompressibleEuler:
         """The steady Taylor–Green vortex (exact solution :func:`~sciml.fields.insr.taylor_green`)."""
 
-        def velocity(x):
-            return torch.as_tensor(taylor_green(x.detach().cpu().numpy())["velocity"], dtype=x.dtype)
+        def velocity(x):  # differentiable in x (the H^1 fit of the initial condition needs its Jacobian)
+            return torch.stack([torch.sin(x[:, 0]) * torch.cos(x[:, 1]), -torch.cos(x[:, 0]) * torch.sin(x[:, 1])], -1)
 
         def pressure(x):
             return torch.as_tensor(taylor_green(x.detach().cpu().numpy())["pressure"], dtype=x.dtype)
 
         return cls(velocity, pressure, length_scale=1.0, speed=1.0, exact=taylor_green, name="taylor-green",
-                   incremental=incremental)
+                   incremental=incremental, sobolev=sobolev)
 
     @classmethod
     def vortex_sheet(cls, thickness: float = math.pi / 15, perturbation: float = 0.05,
-                     incremental: bool = True) -> IncompressibleEuler:
+                     incremental: bool = True, sobolev: float = 0.0) -> IncompressibleEuler:
         r"""Double shear layer (Bell, Colella & Glaz 1989): two vortex sheets of ``thickness`` rolling up.
 
         :math:`u = \tanh((y - \pi/2)/\delta)` for :math:`y \le \pi`, :math:`\tanh((3\pi/2 - y)/\delta)`
@@ -122,7 +137,8 @@ class IncompressibleEuler(INSRProblem):
                             torch.tanh((3 * math.pi / 2 - y) / thickness))
             return torch.stack([u, perturbation * torch.sin(x[:, 0])], -1)
 
-        return cls(velocity, None, length_scale=thickness, speed=1.0, name="vortex-sheet", incremental=incremental)
+        return cls(velocity, None, length_scale=thickness, speed=1.0, name="vortex-sheet", incremental=incremental,
+                   sobolev=sobolev)
 
     # ------------------------------------------------------------------ problem interface
     def initial_condition(self, name: str, x: torch.Tensor) -> torch.Tensor:
@@ -131,6 +147,22 @@ class IncompressibleEuler(INSRProblem):
         if self.initial_pressure is None:
             return x.new_zeros(x.shape[0], 1)
         return self.initial_pressure(x)
+
+    def initial_loss(self, name: str, field, x: torch.Tensor):
+        """The loss of the fit of field ``name`` to the initial condition at ``x``, a callable ``() -> scalar``.
+
+        Mean squared misfit of the values (over points and channels, as
+        :meth:`~sciml.fields.insr.INSRSolver.initialize` fits them); for the velocity with
+        ``sobolev > 0`` the loss of the velocity stages (summed over channels, plus ``sobolev``
+        times the mean squared Jacobian misfit), the Jacobian of ``initial_velocity`` by autograd
+        (it must then be differentiable in ``x``).
+        """
+        dtype = next(field.parameters()).dtype
+        if name == "u" and self.sobolev > 0:
+            ctx = _FitContext(x, {"initial": _values_and_jacobian(self.initial_velocity, x.to(dtype),
+                                                                  name="initial_velocity")})
+            return functools.partial(_regression, field, ctx, self.sobolev)
+        return super().initial_loss(name, field, x)
 
     def courant_number(self, dt: float, scheme: str) -> float:
         return self.speed * dt / self.length_scale
@@ -146,11 +178,28 @@ class IncompressibleEuler(INSRProblem):
         return torch.as_tensor(sol[key], dtype=x.dtype)
 
     def stages(self) -> list:
-        return [Stage("u", _regression, prepare=self._advect_targets, name="advect"),
+        regression = functools.partial(_regression, sobolev=self.sobolev)
+        return [Stage("u", regression, prepare=self._advect_targets, name="advect"),
                 Stage("p", _poisson_loss, prepare=self._pressure_source, name="pressure"),
-                Stage("u", _regression, prepare=self._projection_targets, name="project")]
+                Stage("u", regression, prepare=self._projection_targets, name="project")]
 
-    def _advect_targets(self, ctx) -> torch.Tensor:
+    def _advect_target_fn(self, ctx):
+        """The advection target as a function of the points (differentiable in them)."""
+        u_old, p_old, dt = ctx.old["u"], ctx.old["p"], ctx.dt
+
+        def target(x):
+            midpoint = x - 0.5 * dt * u_old(x)
+            value = u_old(x - dt * u_old(midpoint))
+            if self.incremental:
+                (grad_p,) = torch.autograd.grad(p_old(midpoint).sum(), midpoint, create_graph=True)
+                value = value - dt * grad_p
+            return value
+
+        return target
+
+    def _advect_targets(self, ctx):
+        if self.sobolev > 0:
+            return _values_and_jacobian(self._advect_target_fn(ctx), ctx.x)
         u_old, x, dt = ctx.old["u"], ctx.x, ctx.dt
         with torch.no_grad():
             midpoint = x - 0.5 * dt * u_old(x)
@@ -166,8 +215,19 @@ class IncompressibleEuler(INSRProblem):
             source = source + laplacian(ctx.old["p"], ctx.x)
         return source.detach()
 
-    def _projection_targets(self, ctx) -> torch.Tensor:
+    def _projection_targets(self, ctx):
         x = ctx.x
+        if self.sobolev > 0:
+            advected, p_new, p_old, dt, incremental = (ctx.prepared["advected"], ctx.new["p"], ctx.old["p"], ctx.dt,
+                                                       self.incremental)
+
+            def target(y):
+                (grad_p,) = torch.autograd.grad(p_new(y).sum(), y, create_graph=True)
+                if incremental:
+                    grad_p = grad_p - torch.autograd.grad(p_old(y).sum(), y, create_graph=True)[0]
+                return advected(y) - dt * grad_p
+
+            return _values_and_jacobian(target, x)
         grad_p = gradient(ctx.new["p"], x)
         if self.incremental:
             grad_p = grad_p - gradient(ctx.old["p"], x)
@@ -204,8 +264,33 @@ class IncompressibleEuler(INSRProblem):
         return out
 
 
-def _regression(field, ctx) -> torch.Tensor:
+class _FitContext:
+    """The two attributes of a step context that :func:`_regression` reads."""
+
+    def __init__(self, x: torch.Tensor, prepared: dict):
+        self.x, self.prepared, self.current_stage = x, prepared, next(iter(prepared))
+
+
+def _values_and_jacobian(fn, x: torch.Tensor, name: str = "target") -> tuple[torch.Tensor, torch.Tensor]:
+    """``(fn(x), d fn / d x)`` ``[n, c]``, ``[n, c, d]``, detached (targets of an :math:`H^1` fit)."""
+    x = x.detach().requires_grad_(True)
+    values = fn(x)
+    if not values.requires_grad:
+        raise ValueError(f"{name}: the H^1 fit (sobolev > 0) needs a function differentiable in x by autograd "
+                         "(torch operations), got values detached from x")
+    jac = torch.stack([torch.autograd.grad(values[:, i].sum(), x, retain_graph=True)[0]
+                       for i in range(values.shape[1])], 1)
+    return values.detach(), jac.detach()
+
+
+def _regression(field, ctx, sobolev: float = 0.0) -> torch.Tensor:
+    """Mean squared misfit to the prepared target; with a ``(values, jacobian)`` target, plus
+    ``sobolev`` times the mean squared Jacobian misfit."""
     target = ctx.prepared[ctx.current_stage]
+    if isinstance(target, tuple):
+        values, target_jac = target
+        u, jac = jacobian(field, ctx.x, values=True)
+        return (u - values).pow(2).sum(-1).mean() + sobolev * (jac - target_jac).pow(2).sum((-2, -1)).mean()
     return (field(ctx.x) - target).pow(2).sum(-1).mean()
 
 

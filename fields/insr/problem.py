@@ -43,6 +43,19 @@ class INSRProblem:
         """The :class:`~sciml.fields.insr.Stage` list run in order at every step."""
         raise NotImplementedError
 
+    def initial_loss(self, name: str, field, x: torch.Tensor):
+        """The loss of the step-0 fit of field ``name`` at points ``x``, a callable ``() -> scalar``.
+
+        Default: the mean squared misfit of the values to :meth:`initial_condition` (over points
+        and channels). Problems override it to fit more than values (e.g. derivatives).
+        """
+        target = self.initial_condition(name, x).to(next(field.parameters()).dtype)
+
+        def loss():
+            return (field(x) - target).pow(2).mean()
+
+        return loss
+
     def reference(self, name: str, t: float, x: torch.Tensor) -> torch.Tensor | None:
         """Reference values ``[n, c]`` of field ``name`` at time ``t`` (``None``: no reference)."""
         return None

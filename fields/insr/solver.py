@@ -180,23 +180,23 @@ class INSRSolver:
     def initialize(self) -> dict:
         """Fit every field to the initial condition (step 0).
 
-        Adam with a cosine-annealed learning rate for ``config.initial_iters`` iterations, then,
-        when ``config.optimizer`` is ``"lbfgs"``, L-BFGS refinement under the usual criterion.
+        The loss is the problem's :meth:`~sciml.fields.insr.INSRProblem.initial_loss` (values, or
+        values and derivatives). Adam with a cosine-annealed learning rate for
+        ``config.initial_iters`` iterations, then, when ``config.optimizer`` is ``"lbfgs"``, L-BFGS
+        refinement (``config.initial_lbfgs_iters`` evaluations, default ``max_iters``) under the
+        usual criterion.
 
         Returns ``{field: fit info}`` and records it in :attr:`history`.
         """
         x = self._points()
         record = {"step": 0, "t": 0.0}
         for name, field in self.fields.items():
-            target = self.problem.initial_condition(name, x).to(self.dtype)
-
-            def loss(field=field, target=target):
-                return (field(x) - target).pow(2).mean()
-
+            loss = self.problem.initial_loss(name, field, x)
             info = fit_field(field, loss, self.config, max_iters=self.config.initial_iters,
                              lr=self.config.initial_lr, optimizer="adam", step=0, stage=name, anneal=True)
             if self.config.optimizer == "lbfgs":
-                info = fit_field(field, loss, self.config, step=0, stage=name)
+                info = fit_field(field, loss, self.config, max_iters=self.config.initial_lbfgs_iters, step=0,
+                                 stage=name)
             record[f"loss_{name}"], record[f"iters_{name}"] = info["loss"], info["iters"]
         self._scale = max(self._largest_value(x), self.problem.value_scale(), 1e-12)
         self.history.append(record)

@@ -96,6 +96,8 @@ class StepperConfig:
         Budget of the fit of the initial condition (step 0).
     initial_lr : float
         Adam learning rate of the initial fit.
+    initial_lbfgs_iters : int, optional
+        Budget of the L-BFGS refinement of the initial fit (default ``None``: ``max_iters``).
     lbfgs_lr : float
         L-BFGS step length (1 with the strong-Wolfe line search).
     divergence_loss : float
@@ -115,6 +117,7 @@ class StepperConfig:
     points: int = 2048
     initial_iters: int = 1000
     initial_lr: float = 1e-3
+    initial_lbfgs_iters: int | None = None
     lbfgs_lr: float = 1.0
     divergence_loss: float = 1e6
     seed: int = 0
@@ -128,6 +131,9 @@ class StepperConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        value = self.initial_lbfgs_iters
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"initial_lbfgs_iters: expected a positive int or None, got {value!r}")
         if isinstance(self.min_iters, bool) or not isinstance(self.min_iters, int) or self.min_iters < 0:
             raise ValueError(f"min_iters: expected an int >= 0, got {self.min_iters!r}")
         for name in ("lr", "initial_lr", "lbfgs_lr", "divergence_loss"):

@@ -181,7 +181,143 @@ def test_unstable_time_step_is_refused_or_warned():
                                        ({"optimizer": "sgd"}, "optimizer: expected one of"),
                                        ({"max_iters": 0}, "max_iters: expected a positive int"),
                                        ({"lr": -1.0}, "lr: expected a finite number > 0"),
-                                       ({"rtol": -1.0}, "rtol: expected a number >= 0")])
+                                       ({"rtol": -1.0}, "rtol: expected a number >= 0"),
+                                       ({"initial_lbfgs_iters": 0}, "initial_lbfgs_iters: expected a positive int"),
+                                       ({"initial_lbfgs_iters": 2.5}, "initial_lbfgs_iters: expected a positive int")])
 def test_stepper_config_rejects_bad_values(kw, match):
     with pytest.raises(ValueError, match=match):
         StepperConfig(**kw)
+
+
+# ---------------------------------------------------------------------------- H^1 (Sobolev) velocity fits
+def _euler_context(sobolev: float, incremental: bool = True):
+    from sciml.fields.insr.euler import IncompressibleEuler
+    from sciml.fields.insr.stepper import StepContext, frozen_copy
+
+    problem = IncompressibleEuler.taylor_green(incremental=incremental, sobolev=sobolev)
+    fields = {k: f.double() for k, f in problem.make_fields(NetworkConfig(width=8, depth=2, omega0=2.0,
+                                                                          hidden_omega0=2.0)).items()}
+    old = {k: frozen_copy(f) for k, f in fields.items()}
+    with torch.no_grad():  # a new state that differs from the old one
+        for p in fields["p"].parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3), dtype=p.dtype))
+    x = 2 * math.pi * torch.rand(6, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ctx = StepContext(new=fields, old=old, x=x, t=0.0, dt=0.2, scheme="midpoint", step=1)
+    return problem, ctx
+
+
+def _central_difference(fn, x, h=1e-6):
+    cols = []
+    for j in range(x.shape[1]):
+        e = torch.zeros_like(x)
+        e[:, j] = h
+        cols.append((fn((x + e).requires_grad_(True)) - fn((x - e).requires_grad_(True))).detach() / (2 * h))
+    return torch.stack(cols, -1)
+
+
+@pytest.mark.parametrize("incremental", [True, False])
+def test_sobolev_targets_carry_the_jacobian_of_the_backtrace(incremental, one_thread):
+    problem, ctx = _euler_context(1.0, incremental)
+    plain, _ = _euler_context(0.0, incremental)
+    values, jac = problem._advect_targets(ctx)
+    # the values are those of the values-only fit, the Jacobian that of the backtraced target (fp64
+    # central differences, h = 1e-6: truncation and rounding below 1e-8)
+    assert torch.allclose(values, plain._advect_targets(ctx), rtol=0, atol=1e-14)
+    assert torch.allclose(jac, _central_difference(problem._advect_target_fn(ctx), ctx.x), atol=1e-8)
+    # projection: u* - dt grad(p_new - p_old), its Jacobian holds the pressures' Hessians
+    ctx.current_stage = "pressure"
+    problem._pressure_source(ctx)
+    values, jac = problem._projection_targets(ctx)
+    assert torch.allclose(values, plain._projection_targets(ctx), rtol=0, atol=1e-14)
+    advected, p_new, p_old = ctx.prepared["advected"], ctx.new["p"], ctx.old["p"]
+
+    def target(y):
+        g = torch.autograd.grad(p_new(y).sum(), y, create_graph=True)[0]
+        if incremental:
+            g = g - torch.autograd.grad(p_old(y).sum(), y, create_graph=True)[0]
+        return advected(y) - ctx.dt * g
+
+    assert torch.allclose(jac, _central_difference(target, ctx.x), atol=1e-8)
+
+
+class _Perturbed(Field):
+    r"""Taylor–Green plus :math:`\epsilon (\sin k x, 0)`: misfit :math:`\epsilon\sin kx`, Jacobian misfit :math:`\epsilon k\cos kx`."""
+
+    def __init__(self, eps, k):
+        super().__init__(Domain(((0.0, 2 * math.pi), (0.0, 2 * math.pi)), periodic=True), 2)
+        self.eps = torch.nn.Parameter(torch.tensor(eps, dtype=torch.float64))
+        self.k = k
+
+    def evaluate(self, x):
+        s, c = torch.sin(x), torch.cos(x)
+        return torch.stack([s[:, 0] * c[:, 1] + self.eps * torch.sin(self.k * x[:, 0]), -c[:, 0] * s[:, 1]], -1)
+
+
+@pytest.mark.parametrize("sobolev", [0.0, 0.25])
+def test_sobolev_initial_loss_weights_the_jacobian_misfit(sobolev):
+    from sciml.fields.insr.euler import IncompressibleEuler
+
+    problem = IncompressibleEuler.taylor_green(sobolev=sobolev)
+    eps, k = 1e-2, 3
+    field = _Perturbed(eps, k)
+    x = 2 * math.pi * torch.rand(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    # values only: mean over points and the 2 channels (the solver's initial fit); H^1: sum over channels
+    expected = (eps**2 * torch.sin(k * x[:, 0]).pow(2).mean() / (2 if sobolev == 0 else 1)
+                + sobolev * eps**2 * k**2 * torch.cos(k * x[:, 0]).pow(2).mean())
+    assert float(problem.initial_loss("u", field, x)().detach()) == pytest.approx(float(expected), rel=1e-12)
+    # the loss is minimised over the field's weights: its gradient in eps is 2 eps (mean sin^2 + sobolev k^2 mean cos^2)
+    loss = problem.initial_loss("u", field, x)()
+    loss.backward()
+    assert float(field.eps.grad) == pytest.approx(2 * float(expected) / eps, rel=1e-12)
+
+
+def test_sobolev_rejects_bad_values_and_a_non_differentiable_velocity():
+    from sciml.fields.insr.euler import IncompressibleEuler
+
+    for bad in (-1.0, float("inf"), True):
+        with pytest.raises(ValueError, match="sobolev: expected a finite number >= 0"):
+            IncompressibleEuler.taylor_green(sobolev=bad)
+
+    def numpy_velocity(x):
+        return torch.as_tensor(torch.stack([x[:, 1], -x[:, 0]], -1).detach().numpy())
+
+    problem = IncompressibleEuler(numpy_velocity, sobolev=1.0)
+    field = _Perturbed(0.0, 1)
+    with pytest.raises(ValueError, match="initial_velocity: the H\\^1 fit .* differentiable"):
+        problem.initial_loss("u", field, torch.zeros(3, 2, dtype=torch.float64))
+
+
+class DecayFittedToSlope(Decay):
+    """Decay whose step-0 fit also matches the slope of ``u0``, with the slope weighted 100x."""
+
+    calls = 0
+
+    def initial_loss(self, name, field, x):
+        type(self).calls += 1
+        x = x.detach().requires_grad_(True)
+
+        def loss():
+            u = field(x)
+            (du,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+            return (u - (1 + 0.5 * x)).pow(2).mean() + 100 * (du - 0.5).pow(2).mean()
+
+        return loss
+
+
+def test_initial_fit_uses_the_problem_loss_and_its_own_lbfgs_budget(one_thread):
+    config = StepperConfig(optimizer="lbfgs", max_iters=30, points=32, initial_iters=5, initial_lr=0.1,
+                           initial_lbfgs_iters=3, tol=0.0, rtol=0.0, patience=100)
+    solver = INSRSolver(DecayFittedToSlope(), 0.1, config, fields={"u": Quadratic()})
+    record = solver.initialize()
+    assert DecayFittedToSlope.calls == 1
+    assert record["iters_u"] <= 3                  # the L-BFGS refinement ran initial_lbfgs_iters, not max_iters
+    # with a budget, the slope term (weight 100) dominates: the fitted slope is closer to 0.5 than the values-only fit's
+    values_only = INSRSolver(Decay(), 0.1, config, fields={"u": Quadratic()})
+    values_only.initialize()
+    x = torch.linspace(0, 1, 11, dtype=torch.float64)[:, None].requires_grad_(True)
+
+    def slope_error(s):
+        (du,) = torch.autograd.grad(s.fields["u"](x).sum(), x)
+        return float((du - 0.5).abs().max())
+
+    assert slope_error(solver) < 0.5 * slope_error(values_only)
