@@ -14,43 +14,65 @@ Layer: :class:`SpectralConv`. Radial bases: :func:`nearest_kernels`, :func:`rbf_
 :func:`cupy_available`.
 """
 
-from .cupy_backend import cupy_available
-from .dct import dct, dct_matrix, idct
-from .dispatch import choose_path, dft_is_faster, irfft_modes, mix_modes, rfft_modes
-from .factorized import (LOW_RANK_FORMATS, CPSpectralWeight, DenseSpectralWeight, SpectralWeight,
-                         TTSpectralWeight, TuckerSpectralWeight, make_spectral_weight)
 from ._validate import PATHS as SPECTRAL_PATHS
 from ._validate import block_shape, check_resolution
+from .cupy_backend import cupy_available, mix_launch_geometry, set_cupy_plan_cache_size
+from .dct import dct, dct_matrix, idct
+from .dft import CACHE_SIZE, bounded_cache
+from .dispatch import choose_path, dft_is_faster, irfft_modes, mix_modes, rfft_modes
+from .factorized import (
+    LOW_RANK_FORMATS,
+    CPSpectralWeight,
+    DenseSpectralWeight,
+    SpectralWeight,
+    TTSpectralWeight,
+    TuckerSpectralWeight,
+    TuckerWeightBase,
+    cp_factor_std,
+    init_tucker_,
+    make_spectral_weight,
+    tt_core_std,
+    tucker_core_std,
+)
 from .rbf import (KDTREE_FROM, RBF_FAMILIES, KMeansResult, nearest_kernels, normalized_rbf_weights, rbf_values,
                   weighted_kmeans)
 from .spectral_conv import SpectralConv
 
 __all__ = [
+    "CACHE_SIZE",
     "KDTREE_FROM",
-    "KMeansResult",
-    "RBF_FAMILIES",
-    "nearest_kernels",
-    "normalized_rbf_weights",
-    "rbf_values",
-    "weighted_kmeans",
     "LOW_RANK_FORMATS",
+    "RBF_FAMILIES",
     "SPECTRAL_PATHS",
-    "block_shape",
-    "check_resolution",
     "CPSpectralWeight",
     "DenseSpectralWeight",
+    "KMeansResult",
     "SpectralConv",
     "SpectralWeight",
     "TTSpectralWeight",
     "TuckerSpectralWeight",
+    "TuckerWeightBase",
+    "block_shape",
+    "bounded_cache",
+    "check_resolution",
     "choose_path",
+    "cp_factor_std",
     "cupy_available",
     "dct",
     "dct_matrix",
     "dft_is_faster",
     "idct",
+    "init_tucker_",
     "irfft_modes",
     "make_spectral_weight",
+    "mix_launch_geometry",
     "mix_modes",
+    "nearest_kernels",
+    "normalized_rbf_weights",
+    "rbf_values",
     "rfft_modes",
+    "set_cupy_plan_cache_size",
+    "tt_core_std",
+    "tucker_core_std",
+    "weighted_kmeans",
 ]

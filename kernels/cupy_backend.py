@@ -5,8 +5,19 @@ and back through DLPack, CuPy runs on the **current torch stream** (an
 ``ExternalStream``) and allocates through torch's caching allocator (a
 ``PythonFunctionAllocator`` installed with ``cupy.cuda.using_allocator``, a thread-local
 context, so nothing is switched globally and torch's peak-memory statistics include
-CuPy's temporaries). cuFFT plans are cached by CuPy's per-device plan cache
-(``cupy.fft.config.get_plan_cache()``), so a plan is built once per shape.
+CuPy's temporaries). cuFFT plans are cached by CuPy's own plan cache (per device and thread,
+``cupy.fft.config.get_plan_cache()``, 16 plans by default), so a plan is built once per shape
+while it stays cached. One spectral layer at one input shape uses about ``2 d`` plans (an R2C
+and ``d - 1`` C2C transforms forward, as many inverse; backward passes reuse them), so a
+model trained at one batch size and evaluated at other batch sizes and resolutions can need more
+than 16: :func:`set_cupy_plan_cache_size` sets CuPy's cache to the kernels' one cache setting,
+:data:`sciml.kernels.dft.CACHE_SIZE`, when called -- sciml never changes CuPy's global state on
+its own. The other cache here (last-axis multiplicities per size and device) holds
+:data:`~sciml.kernels.dft.CACHE_SIZE` entries like the DFT and DCT matrix caches.
+
+The mixing kernel's launch geometry (:func:`mix_launch_geometry`) is plain Python, tested on any
+machine: the batch is folded into the grid's x axis (limit 2^31 - 1) instead of its y axis (limit
+65535), and launches are split where even that would not fit.
 
 Three ``torch.autograd.Function`` s have exact backward passes written as the adjoint maps
 (see :mod:`sciml.kernels.fft` for :math:`R` (forward, unscaled), :math:`I` (inverse,
@@ -32,40 +43,51 @@ import functools
 import math
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch.autograd.function import once_differentiable
 
+from . import dft
 from ._validate import multiplicities, norm_scales
+from .dft import bounded_cache
 
-__all__ = ["cupy_available", "import_cupy", "cupy_rfft_modes", "cupy_irfft_modes", "cupy_mix_modes"]
+__all__ = ["MAX_GRID", "MixLaunch", "cupy_available", "cupy_irfft_modes", "cupy_mix_modes", "cupy_rfft_modes",
+           "import_cupy", "mix_launch_geometry", "set_cupy_plan_cache_size"]
 
 INSTALL_HINT = "pip install 'sciml[gpu]'"
 _Q_TILE = 8
 _THREADS = 128
 
+#: CUDA's grid limits (x, y, z): gridDim.y and gridDim.z are at most 65535 on every device.
+MAX_GRID = (2**31 - 1, 65535, 65535)
+
+# One thread per (p, mode k) and tile of Q_TILE columns q. The grid's x axis enumerates
+# (p, block of modes) pairs -- p_count * k_blocks of them, up to 2^31 - 1 -- and its y axis the
+# q tiles; launches that would exceed either limit are split by mix_launch_geometry, each
+# launch covering p in [p_start, p_start + p_count) and q tiles from q_tile_start.
 _MIX_SOURCE = r"""
 extern "C" __global__ void mix_modes(const COMPLEX* __restrict__ a, const COMPLEX* __restrict__ b,
                                      COMPLEX* __restrict__ out, int P, int Q, int R, int K,
                                      long long a_sp, long long a_sr, long long b_sr, long long b_sq,
-                                     int conj_a, int conj_b)
+                                     int conj_a, int conj_b, int p_start, int k_blocks, int q_tile_start)
 {
-    const int k = blockIdx.x * blockDim.x + threadIdx.x;
-    const int p = blockIdx.y;
-    const int q0 = blockIdx.z * Q_TILE;
-    if (k >= K) return;
+    const int p = p_start + (int)(blockIdx.x / k_blocks);
+    const int k = (int)(blockIdx.x % k_blocks) * blockDim.x + threadIdx.x;
+    const int q0 = (q_tile_start + (int)blockIdx.y) * Q_TILE;
+    if (k >= K || p >= P) return;
     REAL acc_re[Q_TILE], acc_im[Q_TILE];
     #pragma unroll
     for (int t = 0; t < Q_TILE; ++t) { acc_re[t] = 0; acc_im[t] = 0; }
     const REAL sa = conj_a ? -1 : 1, sb = conj_b ? -1 : 1;
     for (int r = 0; r < R; ++r) {
-        const COMPLEX av = a[p * a_sp + r * a_sr + k];
+        const COMPLEX av = a[(long long)p * a_sp + (long long)r * a_sr + k];
         const REAL are = av.x, aim = sa * av.y;
         #pragma unroll
         for (int t = 0; t < Q_TILE; ++t) {
             const int q = q0 + t;
             if (q < Q) {
-                const COMPLEX bv = b[r * b_sr + q * b_sq + k];
+                const COMPLEX bv = b[(long long)r * b_sr + (long long)q * b_sq + k];
                 const REAL bre = bv.x, bim = sb * bv.y;
                 acc_re[t] += are * bre - aim * bim;
                 acc_im[t] += are * bim + aim * bre;
@@ -82,6 +104,63 @@ extern "C" __global__ void mix_modes(const COMPLEX* __restrict__ a, const COMPLE
     }
 }
 """
+
+
+@dataclass(frozen=True)
+class MixLaunch:
+    """One launch of the mixing kernel: rows ``p`` in ``[p_start, p_stop)``, q tiles ``[q_tile_start, q_tile_stop)``.
+
+    ``grid`` is ``((p_stop - p_start) * k_blocks, q_tile_stop - q_tile_start, 1)``; block ``(threads,)``.
+    """
+
+    p_start: int
+    p_stop: int
+    q_tile_start: int
+    q_tile_stop: int
+    k_blocks: int
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        return ((self.p_stop - self.p_start) * self.k_blocks, self.q_tile_stop - self.q_tile_start, 1)
+
+
+def mix_launch_geometry(P: int, Q: int, K: int, threads: int = _THREADS, q_tile: int = _Q_TILE,
+                        max_grid: tuple[int, int, int] = MAX_GRID) -> list[MixLaunch]:
+    """Launches of the mixing kernel covering ``out[P, Q, K]`` once, each within CUDA's grid limits.
+
+    Pure Python (no CuPy): the kernel's x axis runs over ``(p, block of threads modes)`` pairs,
+    its y axis over tiles of ``q_tile`` columns. Rows ``p`` are split into chunks of at most
+    ``max_grid[0] // k_blocks`` and q tiles into chunks of at most ``max_grid[1]``, so any batch
+    size works (one launch in every practical case: the x limit is 2^31 - 1).
+
+    Parameters
+    ----------
+    P, Q, K : int
+        Rows, columns and modes of the output (``P`` is the batch in the forward pass).
+    threads, q_tile : int
+        Threads per block (modes per block) and columns per thread.
+    max_grid : tuple of 3 int
+        Grid limits (x, y, z); CUDA's by default.
+
+    Examples
+    --------
+    >>> [launch.grid for launch in mix_launch_geometry(100_000, 32, 256)]
+    [(200000, 4, 1)]
+    >>> len(mix_launch_geometry(10, 4, 1000, threads=100, max_grid=(25, 65535, 65535)))
+    5
+    """
+    for name, value in (("P", P), ("Q", Q), ("K", K), ("threads", threads), ("q_tile", q_tile)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name in ("P", "Q", "K") else 1):
+            raise ValueError(f"{name}: expected a non-negative int (positive for threads, q_tile), got {value!r}")
+    if P == 0 or Q == 0 or K == 0:
+        return []
+    k_blocks = math.ceil(K / threads)
+    if k_blocks > max_grid[0]:
+        raise ValueError(f"K: {K} modes need {k_blocks} blocks of {threads} threads, more than the grid's "
+                         f"x limit {max_grid[0]}")
+    p_chunk, q_tiles, q_chunk = max_grid[0] // k_blocks, math.ceil(Q / q_tile), max_grid[1]
+    return [MixLaunch(p, min(P, p + p_chunk), t, min(q_tiles, t + q_chunk), k_blocks)
+            for p in range(0, P, p_chunk) for t in range(0, q_tiles, q_chunk)]
 
 
 def import_cupy():
@@ -104,6 +183,30 @@ def cupy_available() -> bool:
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:  # noqa: BLE001 - any CuPy/driver failure means "not usable here"
         return False
+
+
+def set_cupy_plan_cache_size(size: int | None = None, device: int | None = None) -> int:
+    """Resize CuPy's cuFFT plan cache of ``device`` (current thread) to ``size`` plans; returns the old size.
+
+    ``size`` defaults to :data:`sciml.kernels.dft.CACHE_SIZE`. This changes CuPy's state for
+    every user of CuPy in the thread, which is why sciml only does it when asked.
+
+    Parameters
+    ----------
+    size : int, optional
+        Plans kept (CuPy's default is 16); ``None``: :data:`~sciml.kernels.dft.CACHE_SIZE`.
+    device : int, optional
+        CUDA device index; the current one by default.
+    """
+    size = dft.CACHE_SIZE if size is None else size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"size: expected a non-negative number of plans, got {size!r}")
+    cupy = import_cupy()
+    with cupy.cuda.Device(device):                        # None: the current device
+        cache = cupy.fft.config.get_plan_cache()
+        previous = cache.get_size()
+        cache.set_size(size)
+    return previous
 
 
 @functools.cache
@@ -219,7 +322,7 @@ def _multiplicities(cupy, n: int, m: int, dtype):
     return cupy.from_dlpack(_cached_multiplicities(n, m, real, cupy.cuda.Device().id))
 
 
-@functools.lru_cache(maxsize=128)
+@bounded_cache          # sciml.kernels.dft.CACHE_SIZE entries
 def _cached_multiplicities(n, m, dtype, device) -> torch.Tensor:
     return torch.as_tensor(multiplicities(n, m), dtype=dtype, device=f"cuda:{device}")
 
@@ -278,10 +381,12 @@ def _mix_kernel(real: str):
 def _launch_mix(cupy, a, b, P, Q, R, K, a_sp, a_sr, b_sr, b_sq, conj_a, conj_b):
     out = cupy.empty((P, Q, K), dtype=a.dtype)
     kernel = _mix_kernel("float" if a.dtype == cupy.complex64 else "double")
-    grid = (math.ceil(K / _THREADS), P, math.ceil(Q / _Q_TILE))
-    kernel(grid, (_THREADS,), (a, b, out, cupy.int32(P), cupy.int32(Q), cupy.int32(R), cupy.int32(K),
-                               cupy.int64(a_sp), cupy.int64(a_sr), cupy.int64(b_sr), cupy.int64(b_sq),
-                               cupy.int32(conj_a), cupy.int32(conj_b)))
+    for launch in mix_launch_geometry(P, Q, K):
+        kernel(launch.grid, (_THREADS,),
+               (a, b, out, cupy.int32(P), cupy.int32(Q), cupy.int32(R), cupy.int32(K),
+                cupy.int64(a_sp), cupy.int64(a_sr), cupy.int64(b_sr), cupy.int64(b_sq),
+                cupy.int32(conj_a), cupy.int32(conj_b), cupy.int32(launch.p_start), cupy.int32(launch.k_blocks),
+                cupy.int32(launch.q_tile_start)))
     return out
 
 

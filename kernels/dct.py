@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import torch
 
 from ._validate import as_working_real
+from .dft import bounded_cache
 
-__all__ = ["dct", "idct", "dct_matrix"]
+__all__ = ["dct", "dct_matrix", "idct"]
 
 DCT_PATHS = ("auto", "matrix", "fft")
 _MATRIX_UP_TO = 64
@@ -62,7 +62,7 @@ def idct(x: torch.Tensor, dim: int | Sequence[int] = -1, path: str = "auto") -> 
 
 def dct_matrix(n: int, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
     r"""The orthonormal DCT-II matrix ``C [n, n]`` (``X = C @ x``; its transpose is the DCT-III)."""
-    return torch.as_tensor(_dct_matrix_numpy(int(n)), dtype=dtype, device=device)
+    return torch.tensor(_dct_matrix_numpy(int(n)), dtype=dtype, device=device)   # a copy: the cache stays intact
 
 
 def _along(x, dim, path, inverse):
@@ -121,7 +121,7 @@ def _idct_fft(y: torch.Tensor) -> torch.Tensor:
     return interleaved if n % 2 == 0 else torch.cat([interleaved, even_part[..., -1:]], dim=-1)
 
 
-@lru_cache(maxsize=64)
+@bounded_cache          # sciml.kernels.dft.CACHE_SIZE entries
 def _dct_matrix_numpy(n: int) -> np.ndarray:
     k, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     phase = (k * (2 * j + 1)) % (4 * n)            # exact integer argument reduction

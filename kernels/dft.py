@@ -19,13 +19,15 @@ DC/Nyquist imaginary rows vanish on their own). On the leading axes a complex DF
 :math:`e^{\mp i\theta}` acts on the interleaved pairs through the ``[2N, 4m]`` (or
 ``[4m, 2N]``) real matrix of the map :math:`(a, b) \mapsto (a\cos\theta \pm b\sin\theta,
 b\cos\theta \mp a\sin\theta)`. Matrices are built in float64 and cached per size,
-modes, norm, dtype and device.
+modes, norm, dtype and device (:data:`CACHE_SIZE` entries, the kernels' one cache setting).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import lru_cache
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -33,7 +35,52 @@ import torch
 from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, modes_of_block, multiplicities
 from .fft import check_forward_size, check_inverse_size, halve_aliased_nyquist
 
-__all__ = ["rfft_modes_dft", "irfft_modes_dft"]
+__all__ = ["CACHE_SIZE", "bounded_cache", "irfft_modes_dft", "rfft_modes_dft"]
+
+#: Entries kept by each cache of precomputed transform data in :mod:`sciml.kernels`, least recently
+#: used evicted first. It is the one setting for all of them -- the DFT matrices here (float64
+#: NumPy, and torch copies per dtype and device), the DCT matrices of :mod:`~sciml.kernels.dct` and
+#: the last-axis multiplicities of :mod:`~sciml.kernels.cupy_backend` -- and the size
+#: :func:`~sciml.kernels.cupy_backend.set_cupy_plan_cache_size` gives CuPy's cuFFT plan cache when a
+#: user asks for it (sciml never resizes CuPy's cache on its own). Read at every insertion: assign
+#: ``sciml.kernels.dft.CACHE_SIZE`` to change it at run time. An entry is one (transform, size, modes,
+#: norm, dtype, device); a 2D layer at one resolution uses 4 DFT matrices, at most ``2 N x 4 m``
+#: reals each (0.5 MiB in float64 at N = 256, m = 32), so 64 entries cover training plus zero-shot
+#: evaluation at several resolutions and dtypes within a few tens of MiB.
+CACHE_SIZE = 64
+
+
+def bounded_cache(function: Callable) -> Callable:
+    """Memoize ``function`` by its (hashable, positional) arguments, keeping :data:`CACHE_SIZE` entries.
+
+    Thread-safe least-recently-used eviction; the wrapper has ``cache_clear()`` and
+    ``cache_len()``.
+
+    Examples
+    --------
+    >>> square = bounded_cache(lambda n: n * n)
+    >>> square(3), square(3), square.cache_len()
+    (9, 9, 1)
+    """
+    entries: OrderedDict = OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(function)
+    def cached(*args):
+        with lock:
+            if args in entries:
+                entries.move_to_end(args)
+                return entries[args]
+        value = function(*args)
+        with lock:
+            entries[args] = value
+            while len(entries) > max(int(CACHE_SIZE), 0):
+                entries.popitem(last=False)
+        return value
+
+    cached.cache_clear = entries.clear
+    cached.cache_len = lambda: len(entries)
+    return cached
 
 
 def rfft_modes_dft(x: torch.Tensor, modes: Sequence[int], norm: str = "forward") -> torch.Tensor:
@@ -103,7 +150,7 @@ def _matrix(kind: str, n: int, m: int, scale: float, dtype: torch.dtype, device)
     return _torch_matrix(kind, n, m, scale, dtype, torch.device(device))
 
 
-@lru_cache(maxsize=256)
+@bounded_cache
 def _torch_matrix(kind, n, m, scale, dtype, device) -> torch.Tensor:
     # a normal tensor even when first asked for under torch.inference_mode(): a cached
     # inference tensor could never be saved for a later backward pass
@@ -111,7 +158,7 @@ def _torch_matrix(kind, n, m, scale, dtype, device) -> torch.Tensor:
         return torch.tensor(_numpy_matrix(kind, n, m, scale), dtype=dtype, device=device)
 
 
-@lru_cache(maxsize=256)
+@bounded_cache
 def _numpy_matrix(kind: str, n: int, m: int, scale: float) -> np.ndarray:
     """The real matrices of the module docstring, float64."""
     samples = np.arange(n)

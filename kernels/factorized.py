@@ -40,8 +40,20 @@ from ._validate import as_working_complex
 from .mixing import (complex_as_real_matrix, from_modes_first, mix_modes_first, mix_modes_real, mixing_letters,
                      to_modes_first)
 
-__all__ = ["CPSpectralWeight", "DenseSpectralWeight", "SpectralWeight", "TTSpectralWeight",
-           "TuckerSpectralWeight", "make_spectral_weight", "FACTORIZATIONS"]
+__all__ = [
+    "FACTORIZATIONS",
+    "CPSpectralWeight",
+    "DenseSpectralWeight",
+    "SpectralWeight",
+    "TTSpectralWeight",
+    "TuckerSpectralWeight",
+    "TuckerWeightBase",
+    "cp_factor_std",
+    "init_tucker_",
+    "make_spectral_weight",
+    "tt_core_std",
+    "tucker_core_std",
+]
 
 #: low-rank formats of spectral weights
 LOW_RANK_FORMATS = ("cp", "tucker", "tt")
@@ -66,7 +78,7 @@ def _c(parameter: torch.Tensor) -> torch.Tensor:
 
 # Complex numbers as (real, imag) pairs of real tensors: the factorized contractions run in
 # real arithmetic, because complex batched products are 20-60x slower on CPU (see mixing.py).
-def _parts(parameter: torch.Tensor, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def real_pairs(parameter: torch.Tensor, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Real and imaginary parts of a real-pairs parameter ``[..., 2]``, cast to ``dtype``."""
     real, imag = parameter[..., 0], parameter[..., 1]
     return (real, imag) if dtype is None else (real.to(dtype), imag.to(dtype))
@@ -82,7 +94,7 @@ def _matmul(a, b):
     return a[0] @ b[0] - a[1] @ b[1], a[0] @ b[1] + a[1] @ b[0]
 
 
-def _tensordot(a, b, dims):
+def complex_tensordot(a, b, dims):
     """Complex ``torch.tensordot(a, b, dims)`` of two (real, imag) pairs."""
     def dot(x, y):
         return torch.tensordot(x, y, dims=dims)
@@ -110,6 +122,29 @@ def _interleave_rows(matrix: torch.Tensor) -> torch.Tensor:
 def _mix_channels(stacked: torch.Tensor, matrix) -> torch.Tensor:
     """``[K, B, 2I]`` (see :func:`~sciml.kernels.mixing.to_modes_first`) times a complex ``[I, O]``: one GEMM."""
     return stacked @ complex_as_real_matrix(*matrix)
+
+
+def cp_factor_std(sizes: Sequence[int], rank: int, std: float) -> float:
+    r"""Scale :math:`s = (\sigma^2 / R)^{1/(2N)}` of i.i.d. CP factors giving entries of mean square ``std**2``."""
+    return (std ** 2 / rank) ** (1.0 / (2 * len(sizes)))
+
+
+def tt_core_std(sizes: Sequence[int], rank: int, std: float) -> float:
+    r"""Scale :math:`s = (\sigma^2 / r^{N-1})^{1/(2N)}` of i.i.d. TT cores (inner ranks ``rank``), same goal."""
+    return (std ** 2 / rank ** (len(sizes) - 1)) ** (1.0 / (2 * len(sizes)))
+
+
+def tucker_core_std(sizes: Sequence[int], ranks: Sequence[int], std: float) -> float:
+    r"""Scale :math:`\sigma \prod_j (n_j / R_j)^{1/2}` of an i.i.d. Tucker core with orthonormal factors."""
+    return std * math.sqrt(math.prod(n / r for n, r in zip(sizes, ranks)))
+
+
+def _rescale_to_mean_square(parameter: nn.Parameter, squared_norm: float, sizes: Sequence[int],
+                            std: float) -> None:
+    """Scale ``parameter`` (one factor of a multilinear format) so ``||W||^2 = prod(sizes) std^2``."""
+    if squared_norm > 0:
+        with torch.no_grad():
+            parameter.mul_(math.sqrt(math.prod(sizes) * std ** 2 / squared_norm))
 
 
 class SpectralWeight(nn.Module):
@@ -224,19 +259,34 @@ class CPSpectralWeight(_FactorizedSpectralWeight):
 
     Parameters: ``factors[0]`` ``[in, R, 2]``, ``factors[1]`` ``[out, R, 2]``, then one
     ``[K_j, R, 2]`` per block axis.
+
+    Initialisation: all :math:`N = d + 2` factors i.i.d. complex normal with
+    :math:`\mathbb E|f|^2 = s^2`. An entry is a sum of :math:`R` products of :math:`N`
+    independent zero-mean factors, so :math:`\mathbb E|W|^2 = R s^{2N}`; matching the dense
+    init :math:`\sigma^2 = 2 / (I + O)` gives :math:`s = (\sigma^2 / R)^{1 / (2N)}`
+    (:func:`cp_factor_std`). With i.i.d. entries one draw's mean square scatters around
+    :math:`\sigma^2` by tens of percent at small ranks (the column norms fluctuate), so each
+    column is then scaled to its expected norm :math:`\sqrt{n_j}\, s`. The diagonal part of
+    :math:`\|W\|^2 = \sum_{rr'} \prod_j \langle f_{jr}, f_{jr'} \rangle` is then exactly
+    :math:`P \sigma^2` and the zero-mean cross terms leave a relative error of standard
+    deviation :math:`\sqrt{2 / P}` -- the order of the dense init's own :math:`1/\sqrt{P}`
+    (exact rescaling would need the :math:`R \times R` Gram matrices, gigabytes at the 3D rank
+    0.1 sizes of the FNO papers).
     """
 
     def __init__(self, in_channels, out_channels, block, rank: int, dtype=torch.float32):
         super().__init__(in_channels, out_channels, block)
         self.rank = int(rank)
         sizes = (self.in_channels, self.out_channels, *self.block)
-        # E|W|^2 = R * prod(s^2): choose s so that it equals init_std^2
-        std = (self.init_std ** 2 / self.rank) ** (1.0 / (2 * len(sizes)))
+        std = cp_factor_std(sizes, self.rank, self.init_std)
         self.factors = nn.ParameterList([_complex_parameter((n, self.rank), std, dtype) for n in sizes])
+        with torch.no_grad():
+            for n, factor in zip(sizes, self.factors):                     # columns of norm sqrt(n) s
+                factor.mul_(math.sqrt(n) * std / factor.square().sum(dim=(0, 2), keepdim=True).sqrt())
 
     def _mode_product(self, dtype=None):
         """``prod_j X_j[k_j, r]`` as (real, imag) ``[K, R]``."""
-        first, *others = (_parts(f, dtype) for f in self.factors[2:])
+        first, *others = (real_pairs(f, dtype) for f in self.factors[2:])
         product = first
         for factor in others:                                  # [K_so_far, 1, R] * [1, K_j, R]
             product = _multiply(_map(lambda t: t[:, None], product), _map(lambda t: t[None], factor))
@@ -244,7 +294,7 @@ class CPSpectralWeight(_FactorizedSpectralWeight):
         return product
 
     def _modes_first_weight(self, dtype=None):
-        a, b = _parts(self.factors[0], dtype), _parts(self.factors[1], dtype)
+        a, b = real_pairs(self.factors[0], dtype), real_pairs(self.factors[1], dtype)
         outer = _multiply(_map(lambda t: t[:, None], a), _map(lambda t: t[None], b))    # [I, O, R]
         outer = _map(lambda t: t.reshape(-1, self.rank).T, outer)                        # [R, I*O]
         modes = torch.cat(self._mode_product(dtype), dim=-1)                             # [K, 2R]
@@ -257,10 +307,10 @@ class CPSpectralWeight(_FactorizedSpectralWeight):
         # the per-mode scaling is elementwise: done on interleaved (complex) rank pairs, which
         # torch vectorizes well; four real products on the halves measured 2-3x slower
         dtype = x.real.dtype
-        into_rank = _interleave_columns(complex_as_real_matrix(*_parts(self.factors[0], dtype)))
+        into_rank = _interleave_columns(complex_as_real_matrix(*real_pairs(self.factors[0], dtype)))
         projected = torch.view_as_complex((to_modes_first(x) @ into_rank).unflatten(-1, (self.rank, 2)))
         scaled = torch.view_as_real(projected * torch.complex(*self._mode_product(dtype))[:, None])
-        out_of_rank = _interleave_rows(complex_as_real_matrix(*_transpose(_parts(self.factors[1], dtype))))
+        out_of_rank = _interleave_rows(complex_as_real_matrix(*_transpose(real_pairs(self.factors[1], dtype))))
         return from_modes_first(scaled.flatten(-2) @ out_of_rank, self.block)              # [K, B, 2O]
 
     def _rebuild_cost(self):
@@ -272,42 +322,94 @@ class CPSpectralWeight(_FactorizedSpectralWeight):
         return self.rank * k * (1 + batch * (self.in_channels + self.out_channels + 1))
 
 
-class TuckerSpectralWeight(_FactorizedSpectralWeight):
-    r"""Tucker weight :math:`W = G \times_1 U \times_2 V \times_3 X \times_4 Y`.
+def init_tucker_(core: torch.Tensor, factors: Sequence[torch.Tensor], std: float,
+                 balanced_modes: Sequence[int] = ()) -> None:
+    r"""Fill Tucker parameters (real pairs) so the rebuilt tensor has entries of variance ``std**2``.
 
-    Parameters: ``core`` ``[R_in, R_out, *R_block, 2]`` and ``factors`` ``[n_j, R_j, 2]``.
-    ``rank`` is an int (capped by each dimension) or one rank per dimension.
+    Every factor :math:`U_j` (``[n_j, R_j, 2]``, :math:`R_j \le n_j`) gets Haar-random orthonormal
+    columns (QR of a complex normal matrix, phases fixed), so :math:`\mathbb E |U_{j,ia}|^2 = 1/n_j`
+    and :math:`\|W\|_F = \|G\|_F` exactly; the core gets i.i.d. complex normal entries with
+
+    .. math::
+        \mathbb E|G|^2 = \sigma^2 \prod_j \frac{n_j}{R_j}
+        \quad\Longrightarrow\quad
+        \mathbb E|W_{\mathbf i}|^2 = \sum_{\mathbf a} \mathbb E|G_{\mathbf a}|^2 \prod_j \mathbb E|U_{j,i_j a_j}|^2
+        = \sigma^2
+
+    (the cross terms vanish because core entries are independent with zero mean,
+    :func:`tucker_core_std`). As :math:`\|W\|_F = \|G\|_F`, the core is then rescaled to make
+    one draw's mean square exactly :math:`\sigma^2`. Draws from torch's RNG.
+
+    The factors of ``balanced_modes`` get orthonormal columns *and* equal row norms
+    :math:`\sqrt{R_j / n_j}`: the first :math:`R_j` columns of the unitary DFT matrix times a
+    Haar-random :math:`R_j \times R_j` unitary. Every slice along such a mode then carries about
+    the same share of :math:`\|G\|^2` (with Haar columns the row norms are random, and a slice
+    can start near zero). The joint factorization of MG-TFNO balances its layer mode this way.
+    """
+    sizes = tuple(f.shape[0] for f in factors)
+    ranks = tuple(core.shape[:-1])
+    if len(sizes) != len(ranks) or any(f.shape[1] != r for f, r in zip(factors, ranks)) or any(
+            r > n for n, r in zip(sizes, ranks)):
+        raise ValueError(f"factors: expected [n_j, R_j, 2] with R_j <= n_j matching core ranks {ranks}, got "
+                         f"{[tuple(f.shape) for f in factors]}")
+    with torch.no_grad():
+        core.copy_(torch.randn_like(core) * (tucker_core_std(sizes, ranks, std) / math.sqrt(2)))
+        for mode, factor in enumerate(factors):
+            n, r = factor.shape[:2]
+            if mode in balanced_modes:
+                angles = torch.outer(torch.arange(n, dtype=torch.float64), torch.arange(r, dtype=torch.float64))
+                dft = torch.polar(torch.full_like(angles, n ** -0.5), -2 * math.pi * angles / n)
+                columns = dft @ _haar_columns(r, r)
+            else:
+                columns = _haar_columns(n, r)
+            factor.copy_(torch.view_as_real(columns).to(factor.dtype))
+    _rescale_to_mean_square(core, float(core.detach().double().pow(2).sum()), sizes, std)
+
+
+def _haar_columns(n: int, r: int) -> torch.Tensor:
+    """``r`` orthonormal columns of a Haar-random ``n x n`` unitary, complex128 ``[n, r]``."""
+    gaussian = torch.view_as_complex(torch.randn(n, r, 2, dtype=torch.float64))
+    q, upper = torch.linalg.qr(gaussian)
+    phases = torch.sgn(torch.diagonal(upper))             # makes the distribution Haar (Mezzadri 2007)
+    phases = torch.where(phases == 0, torch.ones_like(phases), phases)
+    return q * phases[None, :]
+
+
+class TuckerWeightBase(_FactorizedSpectralWeight):
+    r"""A Tucker weight :math:`W = G \times_1 U \times_2 V \times_3 X \times_4 Y`, contracted in real arithmetic.
+
+    Holds the contraction only; subclasses say where the core and factors come from by
+    implementing :meth:`tucker_core` and :meth:`tucker_factors` and setting ``ranks``
+    (``(R_in, R_out, *R_block)``). :class:`TuckerSpectralWeight` owns them as parameters;
+    :class:`sciml.operators.JointTuckerLayer` reads one layer of a joint factorization.
     """
 
-    def __init__(self, in_channels, out_channels, block, rank, dtype=torch.float32):
-        super().__init__(in_channels, out_channels, block)
-        sizes = (self.in_channels, self.out_channels, *self.block)
-        ranks = (rank,) * len(sizes) if isinstance(rank, int) else tuple(rank)
-        if len(ranks) != len(sizes):
-            raise ValueError(f"rank: expected an int or {len(sizes)} ranks (in, out, *block), got {rank!r}")
-        self.ranks = tuple(min(int(r), n) for r, n in zip(ranks, sizes))
-        # factors ~ N(0, 1/n): E|W|^2 = var(core) * prod(R_j / n_j)
-        core_std = self.init_std * math.sqrt(math.prod(n / r for n, r in zip(sizes, self.ranks)))
-        self.core = _complex_parameter(self.ranks, core_std, dtype)
-        self.factors = nn.ParameterList([_complex_parameter((n, r), n ** -0.5, dtype)
-                                         for n, r in zip(sizes, self.ranks)])
+    ranks: tuple[int, ...]
 
-    def _reduced_weight(self, dtype=None):
+    def tucker_core(self, dtype: torch.dtype | None = None):
+        """The core as (real, imag) ``[R_in, R_out, *R_block]``, cast to ``dtype``."""
+        raise NotImplementedError
+
+    def tucker_factors(self, dtype: torch.dtype | None = None) -> list:
+        """The factors as (real, imag) ``[n_j, R_j]`` for the modes ``(in, out, *block)``."""
+        raise NotImplementedError
+
+    def _reduced_weight(self, core, block_factors):
         """Core with the block factors applied: (real, imag) ``[K, R_in, R_out]``."""
-        core = _parts(self.core, dtype)                                   # [R_in, R_out, *R_block]
-        for factor in self.factors[2:]:                                   # contract axis 2, append K_j
-            core = _tensordot(core, _parts(factor, dtype), dims=([2], [1]))
+        for factor in block_factors:                                      # contract axis 2, append K_j
+            core = complex_tensordot(core, factor, dims=([2], [1]))
         return _map(lambda t: t.reshape(*self.ranks[:2], -1).permute(2, 0, 1), core)
 
     def _modes_first_weight(self, dtype=None):
-        u, v = _parts(self.factors[0], dtype), _parts(self.factors[1], dtype)
-        return _matmul(_matmul(u, self._reduced_weight(dtype)), _transpose(v))      # U W_k V^T
+        u, v, *block_factors = self.tucker_factors(dtype)
+        return _matmul(_matmul(u, self._reduced_weight(self.tucker_core(dtype), block_factors)), _transpose(v))
 
     def _contract_direct(self, x):
-        dtype = x.real.dtype
-        projected = _mix_channels(to_modes_first(x), _parts(self.factors[0], dtype))     # [K, B, 2 R_in]
-        mixed = mix_modes_first(projected, *self._reduced_weight(dtype))                 # [K, B, 2 R_out]
-        return from_modes_first(_mix_channels(mixed, _transpose(_parts(self.factors[1], dtype))), self.block)
+        u, v, *block_factors = self.tucker_factors(x.real.dtype)
+        reduced = self._reduced_weight(self.tucker_core(x.real.dtype), block_factors)
+        projected = _mix_channels(to_modes_first(x), u)                                  # [K, B, 2 R_in]
+        mixed = mix_modes_first(projected, *reduced)                                     # [K, B, 2 R_out]
+        return from_modes_first(_mix_channels(mixed, _transpose(v)), self.block)
 
     def _rebuild_cost(self):
         k = math.prod(self.block)
@@ -323,11 +425,46 @@ class TuckerSpectralWeight(_FactorizedSpectralWeight):
         return math.prod(self.ranks[:2]) * math.prod(self.block) * sum(self.ranks[2:])
 
 
+class TuckerSpectralWeight(TuckerWeightBase):
+    r"""Tucker weight :math:`W = G \times_1 U \times_2 V \times_3 X \times_4 Y` with its own parameters.
+
+    Parameters: ``core`` ``[R_in, R_out, *R_block, 2]`` and ``factors`` ``[n_j, R_j, 2]``.
+    ``rank`` is an int (capped by each dimension) or one rank per dimension. Initialised by
+    :func:`init_tucker_`: orthonormal factors, core scaled so :math:`\mathbb E|W|^2 = 2 / (I + O)`.
+    """
+
+    def __init__(self, in_channels, out_channels, block, rank, dtype=torch.float32):
+        super().__init__(in_channels, out_channels, block)
+        sizes = (self.in_channels, self.out_channels, *self.block)
+        ranks = (rank,) * len(sizes) if isinstance(rank, int) else tuple(rank)
+        if len(ranks) != len(sizes):
+            raise ValueError(f"rank: expected an int or {len(sizes)} ranks (in, out, *block), got {rank!r}")
+        self.ranks = tuple(min(int(r), n) for r, n in zip(ranks, sizes))
+        self.core = nn.Parameter(torch.empty(*self.ranks, 2, dtype=dtype))
+        self.factors = nn.ParameterList([nn.Parameter(torch.empty(n, r, 2, dtype=dtype))
+                                         for n, r in zip(sizes, self.ranks)])
+        init_tucker_(self.core, list(self.factors), self.init_std)
+
+    def tucker_core(self, dtype=None):
+        return real_pairs(self.core, dtype)
+
+    def tucker_factors(self, dtype=None):
+        return [real_pairs(f, dtype) for f in self.factors]
+
+
 class TTSpectralWeight(_FactorizedSpectralWeight):
     r"""Tensor-train weight over the axes ``(in, out, *block)``.
 
     Parameters: ``cores[j]`` ``[r_{j-1}, n_j, r_j, 2]`` with ``r_{-1} = r_{last} = 1`` and
     every inner rank equal to ``rank``.
+
+    Initialisation: all :math:`N = d + 2` cores i.i.d. complex normal with
+    :math:`\mathbb E|g|^2 = s^2`. An entry sums :math:`\prod_{j} r_j = r^{N-1}` (inner ranks)
+    products of :math:`N` independent zero-mean core entries, so
+    :math:`\mathbb E|W|^2 = r^{N-1} s^{2N}` and :math:`s = (\sigma^2 / r^{N-1})^{1/(2N)}`
+    with :math:`\sigma^2 = 2 / (I + O)` (:func:`tt_core_std`). As for CP, ``cores[0]`` is then
+    rescaled so that the draw's mean square is exactly :math:`\sigma^2`, the norm computed by
+    the transfer products :math:`E_j = \sum_i G_j[:, i, :]^H E_{j-1} G_j[:, i, :]`.
     """
 
     def __init__(self, in_channels, out_channels, block, rank: int, dtype=torch.float32):
@@ -335,29 +472,32 @@ class TTSpectralWeight(_FactorizedSpectralWeight):
         sizes = (self.in_channels, self.out_channels, *self.block)
         self.rank = int(rank)
         ranks = [1] + [self.rank] * (len(sizes) - 1) + [1]
-        # E|W|^2 = prod_j (r_{j-1} * s^2) over the inner sums: choose s to match init_std^2
-        inner = math.prod(ranks[1:-1])
-        std = (self.init_std ** 2 / inner) ** (1.0 / (2 * len(sizes)))
+        std = tt_core_std(sizes, self.rank, self.init_std)
         self.cores = nn.ParameterList([_complex_parameter((ranks[j], n, ranks[j + 1]), std, dtype)
                                        for j, n in enumerate(sizes)])
+        transfer = torch.ones(1, 1, dtype=_c(self.cores[0].detach()).dtype)
+        for core in self.cores:
+            core = _c(core.detach())
+            transfer = torch.einsum("ab,aic,bid->cd", transfer, core.conj(), core)
+        _rescale_to_mean_square(self.cores[0], float(transfer.real.sum()), sizes, self.init_std)
 
     def _block_tensor(self, dtype=None):
         """Cores ``2..`` contracted from the last one: (real, imag) ``[K, r_1, out]``."""
-        *middle, last = (_parts(c, dtype) for c in self.cores[2:])
+        *middle, last = (real_pairs(c, dtype) for c in self.cores[2:])
         tail = _map(lambda t: t.squeeze(-1), last)                         # [r_d, K_last]
         for core in reversed(middle):                                      # [r_j, K_j, ..., K_last]
-            tail = _tensordot(core, tail, dims=([-1], [0]))
+            tail = complex_tensordot(core, tail, dims=([-1], [0]))
         tail = _map(lambda t: t.reshape(t.shape[0], -1), tail)             # [r_2, K]
-        block = _tensordot(_parts(self.cores[1], dtype), tail, dims=([-1], [0]))   # [r_1, out, K]
+        block = complex_tensordot(real_pairs(self.cores[1], dtype), tail, dims=([-1], [0]))   # [r_1, out, K]
         return _map(lambda t: t.permute(2, 0, 1), block)
 
     def _modes_first_weight(self, dtype=None):
-        first = _parts(self.cores[0][0], dtype)                            # [in, r_1]
+        first = real_pairs(self.cores[0][0], dtype)                            # [in, r_1]
         return _matmul(first, self._block_tensor(dtype))
 
     def _contract_direct(self, x):
         dtype = x.real.dtype
-        projected = _mix_channels(to_modes_first(x), _parts(self.cores[0][0], dtype))     # [K, B, 2 r_1]
+        projected = _mix_channels(to_modes_first(x), real_pairs(self.cores[0][0], dtype))     # [K, B, 2 r_1]
         return from_modes_first(mix_modes_first(projected, *self._block_tensor(dtype)), self.block)
 
     def _block_tensor_cost(self):

@@ -13,7 +13,7 @@ from .blocks import FourierBlock
 from .config import (BlockConfig, FactorizationConfig, FNOConfig, MGTFNOConfig, MultigridConfig,
                      TFNOConfig)
 from .embedding import grid_embedding
-from .factorization import full_rank, parameter_count, resolve_rank, weight_from_dense
+from .factorization import full_rank, parameter_count, random_factorized_weight, resolve_rank, weight_from_dense
 from .fno import FNO, TFNO
 from .joint_tucker import JointTucker, JointTuckerLayer
 from .layers import ChannelLinear, ChannelMLP, SoftGating
@@ -53,6 +53,7 @@ __all__ = [
     "resolve_rank",
     "split_patches",
     "stitch_patches",
+    "random_factorized_weight",
     "weight_from_dense",
     "BiasField", "MgNO", "MgNOConfig", "MgNOLayer", "VCycle",
     "ModeLinear", "ModeMixingLayer", "ModeUNet", "TransformOnce", "TransformOnceConfig", "TransformOnceUNet",

@@ -1,25 +1,31 @@
-r"""Factorized spectral weights for TFNO: rank selection and tensorly initialisation.
+r"""Factorized spectral weights for TFNO: rank selection, random initialisation, fits to dense weights.
 
 A spectral weight is a complex tensor :math:`W \in \mathbb C^{I \times O \times K_1 \cdots K_d}`
 with :math:`P = I O \prod_j K_j` entries. The formats themselves (CP, Tucker, TT, and their
 contraction with the spectrum directly through the factors) live in
-:mod:`sciml.kernels.factorized`; this module decides their ranks and initialises them from a
-dense tensor with tensorly's decompositions (``parafac``, ``tucker``, ``tensor_train``),
-run with the PyTorch backend inside ``tensorly.backend_context`` -- never set globally.
+:mod:`sciml.kernels.factorized`; this module decides their ranks and builds them:
+
+* :func:`random_factorized_weight` draws the factors directly, at the per-factor scale that
+  gives the rebuilt weight the dense layer's entry variance ``2 / (I + O)`` (derivations in the
+  classes of :mod:`sciml.kernels.factorized`). No dense tensor is formed: this is how a TFNO
+  is initialised.
+* :func:`weight_from_dense` fits the factors to a *given* dense weight with tensorly's
+  decompositions (``parafac``, ``tucker``, ``tensor_train``), run with the PyTorch backend
+  inside ``tensorly.backend_context`` -- never set globally. This is
+  :meth:`sciml.operators.TFNO.from_fno` (compressing a trained FNO).
 
 Ranks given as a **fraction** ``f`` keep about ``f P`` parameters:
 
 * CP and Tucker: tensorly's ``validate_cp_rank`` / ``validate_tucker_rank``;
 * TT (one inner rank ``r``): the largest ``r`` with :math:`\sum_j r_{j-1} n_j r_j \le f P`.
 
-Random initialisation draws a dense weight (entries of variance ``2 / (I + O)``, as the
-dense layer), decomposes it at the target rank and rescales the result to the dense
-tensor's Frobenius norm, so factorized and dense models start at the same scale.
-
 Examples
 --------
 >>> resolve_rank("tucker", (32, 32, 32, 16), 0.1)
 (18, 18, 18, 9)
+>>> w = random_factorized_weight((32, 32, 32, 16), "cp", 0.1)
+>>> w.rank
+468
 >>> w = weight_from_dense(torch.randn(4, 4, 8, 4, dtype=torch.complex128), "tucker", (4, 4, 8, 4))
 """
 
@@ -36,9 +42,10 @@ from tensorly.decomposition import parafac, tensor_train, tucker
 from tensorly.tucker_tensor import validate_tucker_rank
 
 from sciml.kernels.factorized import (LOW_RANK_FORMATS, CPSpectralWeight, SpectralWeight, TTSpectralWeight,
-                                      TuckerSpectralWeight)
+                                      TuckerSpectralWeight, make_spectral_weight)
 
-__all__ = ["full_rank", "parameter_count", "random_dense_weight", "resolve_rank", "weight_from_dense"]
+__all__ = ["full_rank", "parameter_count", "random_dense_weight", "random_factorized_weight", "resolve_rank",
+           "weight_from_dense"]
 
 KINDS = LOW_RANK_FORMATS
 
@@ -120,6 +127,39 @@ def random_dense_weight(shape: Sequence[int], dtype: torch.dtype = torch.float32
     std = math.sqrt(2.0 / (shape[0] + shape[1]))
     complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
     return torch.randn(*shape, dtype=complex_dtype) * std
+
+
+def random_factorized_weight(shape: Sequence[int], kind: str, rank,
+                             dtype: torch.dtype = torch.float32) -> SpectralWeight:
+    r"""A randomly initialised CP/Tucker/TT weight of ``shape``, drawn factor by factor.
+
+    The factors are drawn directly (torch's RNG) at the scale that gives the rebuilt weight
+    entries of mean square :math:`2 / (I + O)`, the dense layer's (:func:`random_dense_weight`):
+    CP and TT factors complex normal at :math:`s = (\sigma^2 / \#\text{terms})^{1/(2N)}`, Tucker
+    with orthonormal factors and a scaled core; see :mod:`sciml.kernels.factorized`. Cost:
+    the parameters only -- no dense tensor and no decomposition (the former initialisation,
+    a tensorly fit of a random dense tensor, took seconds to minutes per layer at the FNO
+    papers' 3D sizes).
+
+    Parameters
+    ----------
+    shape : sequence of int
+        ``(in, out, *block)``.
+    kind : {"cp", "tucker", "tt"}
+    rank : float, int or tuple of int
+        See :func:`resolve_rank`.
+    dtype : torch.float32 or torch.float64
+        Real dtype of the parameters.
+
+    Returns
+    -------
+    SpectralWeight
+    """
+    shape = tuple(int(n) for n in shape)
+    if len(shape) < 3:
+        raise ValueError(f"shape: expected (in, out, *block) with a 1D-3D block, got {shape}")
+    explicit = resolve_rank(kind, shape, rank)
+    return make_spectral_weight(shape[0], shape[1], shape[2:], kind, explicit, dtype=dtype)
 
 
 def weight_from_dense(dense: torch.Tensor, kind: str, rank, *, n_iter_max: int = 100,

@@ -35,7 +35,7 @@ from sciml.kernels import SpectralConv, SpectralWeight
 from .blocks import FourierBlock
 from .config import FNOConfig, TFNOConfig
 from .embedding import grid_embedding
-from .factorization import random_dense_weight, resolve_rank, weight_from_dense
+from .factorization import random_factorized_weight, resolve_rank, weight_from_dense
 from .layers import ChannelMLP
 from .padding import DomainPadding
 from .spectral import block_of_modes, check_resolution, make_spectral_conv
@@ -159,10 +159,11 @@ class FNO(sciml.Operator):
 class TFNO(FNO):
     """FNO with CP, Tucker or TT factorized spectral weights (Kossaifi et al., 2023).
 
-    Every block's weight ``[width, width, *block]`` is initialised by drawing a dense weight
-    like FNO's and decomposing it with tensorly at the configured rank
-    (:func:`~sciml.operators.factorization.weight_from_dense`); the forward pass contracts the
-    spectrum with the factors (:mod:`sciml.kernels.factorized`).
+    Every block's weight ``[width, width, *block]`` is initialised by drawing the factors
+    directly at the scale of FNO's dense init
+    (:func:`~sciml.operators.factorization.random_factorized_weight`: no decomposition at
+    construction); :meth:`from_fno` fits given dense weights with tensorly. The forward pass
+    contracts the spectrum with the factors (:mod:`sciml.kernels.factorized`).
 
     Parameters
     ----------
@@ -188,8 +189,7 @@ class TFNO(FNO):
         width = self.config.width
         shape = (width, width, *block_of_modes(self.config.modes))
         rank = resolve_rank(factorization.kind, shape, factorization.rank)
-        return weight_from_dense(random_dense_weight(shape), factorization.kind, rank, n_iter_max=1,
-                                 match_norm=True)
+        return random_factorized_weight(shape, factorization.kind, rank)
 
     @classmethod
     def from_fno(cls, fno: FNO, factorization) -> "TFNO":

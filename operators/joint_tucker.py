@@ -12,8 +12,9 @@ mode), factorized once in Tucker form
 so layer :math:`\ell` is a Tucker tensor whose core is the shared core contracted with row
 :math:`\ell` of the layer factor :math:`\Lambda \in \mathbb C^{L \times R_L}`, and whose factors
 :math:`U, V, X_j` are shared by all layers. The contraction of layer :math:`\ell` with a retained
-block :math:`\hat x` goes through the factors, like
-:class:`sciml.kernels.TuckerSpectralWeight`:
+block :math:`\hat x` goes through the factors, with the real-arithmetic Tucker contraction of
+:class:`sciml.kernels.TuckerSpectralWeight` (both are
+:class:`~sciml.kernels.factorized.TuckerWeightBase` s):
 
 .. math::
     \hat y_{b,o,\mathbf k} = \sum_{c} V_{oc} \sum_a \Big(\sum_{\mathbf p} G^{(\ell)}_{ac\mathbf p}
@@ -41,7 +42,7 @@ import torch
 from tensorly.decomposition import tucker
 from torch import nn
 
-from sciml.kernels import SpectralWeight
+from sciml.kernels.factorized import TuckerWeightBase, complex_tensordot, init_tucker_, real_pairs
 
 from .factorization import resolve_rank, thin_svd
 
@@ -63,10 +64,13 @@ class JointTucker(nn.Module):
         Float: fraction of the dense parameters of all layers together; int: one rank for every
         mode (capped by the mode sizes); tuple: ``(R_L, R_in, R_out, *R_block)``.
     dtype : torch.float32 or torch.float64
-    init : {"decompose", "none"}
-        ``"decompose"`` draws dense weights like a dense layer's (variance ``2 / (in + out)``),
-        fits the factors with tensorly's ``tucker`` (PyTorch backend, in a context) and rescales
-        to the dense norm; ``"none"`` leaves zeros (weights loaded from a checkpoint next).
+    init : {"random", "decompose", "none"}
+        ``"random"`` draws the factors directly (:func:`sciml.kernels.factorized.init_tucker_`:
+        orthonormal factors, the layer factor with equal row norms, and a scaled core), so all
+        layers together have entries of mean square ``2 / (in + out)``, like dense layers, and
+        each layer about that, without forming the dense tensor. ``"decompose"`` draws such dense weights and fits them with tensorly's
+        ``tucker`` (the former initialisation, far slower for large layers); ``"none"`` leaves
+        zeros (weights loaded from a checkpoint or :meth:`fit` next).
 
     Attributes
     ----------
@@ -75,17 +79,20 @@ class JointTucker(nn.Module):
     """
 
     def __init__(self, n_layers: int, in_channels: int, out_channels: int, block: Sequence[int], rank,
-                 dtype: torch.dtype = torch.float32, init: str = "decompose"):
+                 dtype: torch.dtype = torch.float32, init: str = "random"):
         super().__init__()
+        if init not in ("random", "decompose", "none"):
+            raise ValueError(f"init: expected 'random', 'decompose' or 'none', got {init!r}")
         self.shape = (int(n_layers), int(in_channels), int(out_channels), *(int(k) for k in block))
         self.ranks = resolve_rank("tucker", self.shape, rank)
         self.core = nn.Parameter(torch.zeros(*self.ranks, 2, dtype=dtype))
         self.factors = nn.ParameterList([nn.Parameter(torch.zeros(n, r, 2, dtype=dtype))
                                          for n, r in zip(self.shape, self.ranks)])
-        if init == "decompose":
+        if init == "random":
+            init_tucker_(self.core, list(self.factors), math.sqrt(2.0 / (self.shape[1] + self.shape[2])),
+                         balanced_modes=(0,))
+        elif init == "decompose":
             self.fit(None, match_norm=True)
-        elif init != "none":
-            raise ValueError(f"init: expected 'decompose' or 'none', got {init!r}")
 
     @property
     def n_layers(self) -> int:
@@ -95,13 +102,13 @@ class JointTucker(nn.Module):
     def block(self) -> tuple[int, ...]:
         return self.shape[3:]
 
-    def fit(self, dense: torch.Tensor | None, match_norm: bool = False, n_iter_max: int = 1) -> "JointTucker":
+    def fit(self, dense: torch.Tensor | None, match_norm: bool = False, n_iter_max: int = 1) -> JointTucker:
         """Set the factors to tensorly's Tucker decomposition of ``dense`` ``[L, in, out, *block]``.
 
         Parameters
         ----------
         dense : complex tensor ``[L, in, out, *block]`` or None
-            ``None`` draws random dense weights (the layer initialisation).
+            ``None`` draws random dense weights like dense layers' (``init="decompose"``).
         match_norm : bool
             Rescale the core so the reconstruction has the Frobenius norm of ``dense``.
         n_iter_max : int
@@ -148,7 +155,7 @@ class JointTucker(nn.Module):
         r"""Core of one layer, :math:`\mathcal G \times_0 \Lambda_{\ell,:}`: complex ``[R_in, R_out, *R_block]``."""
         return torch.tensordot(self.complex_factors()[0][layer], self.complex_core(), dims=([0], [0]))
 
-    def layer(self, layer: int) -> "JointTuckerLayer":
+    def layer(self, layer: int) -> JointTuckerLayer:
         """A :class:`~sciml.kernels.SpectralWeight` view of layer ``layer``."""
         if not 0 <= layer < self.n_layers:
             raise ValueError(f"layer: expected 0 <= layer < {self.n_layers}, got {layer}")
@@ -158,8 +165,13 @@ class JointTucker(nn.Module):
         return f"shape={self.shape}, ranks={self.ranks}"
 
 
-class JointTuckerLayer(SpectralWeight):
-    """Layer ``layer`` of a :class:`JointTucker`, usable as the weight of a ``SpectralConv``.
+class JointTuckerLayer(TuckerWeightBase):
+    r"""Layer ``layer`` of a :class:`JointTucker`, usable as the weight of a ``SpectralConv``.
+
+    A Tucker weight with core :math:`\mathcal G \times_0 \Lambda_{\ell,:}` and the shared factors
+    :math:`U, V, X_j`; the contraction (real arithmetic, modes first, direct or through the
+    rebuilt weight) is :class:`sciml.kernels.factorized.TuckerWeightBase`'s, the one of
+    :class:`sciml.kernels.TuckerSpectralWeight`.
 
     Holds no parameters: it reads its :class:`JointTucker` (kept outside the module tree, so
     ``state_dict`` and optimizers see every parameter once, through the owner) at every call.
@@ -170,49 +182,26 @@ class JointTuckerLayer(SpectralWeight):
         object.__setattr__(self, "_joint", joint)           # not a submodule: the model owns it
         self.layer = int(layer)
 
-    def _parts(self, dtype=None):
+    @property
+    def ranks(self) -> tuple[int, ...]:
+        return tuple(self._joint.ranks[1:])
+
+    def tucker_core(self, dtype=None):
         joint = self._joint
-        core = joint.layer_core(self.layer)
-        _, u, v, *modes = joint.complex_factors()
-        if dtype is not None:
-            core, u, v, modes = core.to(dtype), u.to(dtype), v.to(dtype), [m.to(dtype) for m in modes]
-        return core, u, v, modes
+        row = real_pairs(joint.factors[0][self.layer], dtype)                   # [R_L]
+        return complex_tensordot(row, real_pairs(joint.core, dtype), dims=([0], [0]))
 
-    def _reduced_weight(self, core: torch.Tensor, modes: list[torch.Tensor]) -> torch.Tensor:
-        """Core with the block factors applied: ``[R_in, R_out, *block]``."""
-        letters, ranks = self.letters, _RANK_LETTERS[:len(self.block)]
-        spec = f"ac{ranks}," + ",".join(f"{c}{r}" for c, r in zip(letters, ranks)) + f"->ac{letters}"
-        return torch.einsum(spec, core, *modes)
-
-    def to_dense(self) -> torch.Tensor:
-        core, u, v, modes = self._parts()
-        letters = self.letters
-        return torch.einsum(f"ac{letters},ia,oc->io{letters}", self._reduced_weight(core, modes), u, v)
-
-    def _contract_direct(self, x: torch.Tensor) -> torch.Tensor:
-        core, u, v, modes = self._parts(x.dtype)
-        letters = self.letters
-        projected = torch.einsum(f"bi{letters},ia->ba{letters}", x, u)
-        mixed = torch.einsum(f"ba{letters},ac{letters}->bc{letters}", projected, self._reduced_weight(core, modes))
-        return torch.einsum(f"bc{letters},oc->bo{letters}", mixed, v)
+    def tucker_factors(self, dtype=None):
+        return [real_pairs(f, dtype) for f in self._joint.factors[1:]]
 
     def _layer_core_cost(self) -> int:
         return math.prod(self._joint.ranks)
 
-    def _block_cost(self) -> int:
-        ranks = self._joint.ranks
-        return math.prod(ranks[1:3]) * math.prod(self.block) * sum(ranks[3:])
-
     def _rebuild_cost(self) -> int:
-        r_in, r_out = self._joint.ranks[1:3]
-        k = math.prod(self.block)
-        return self._layer_core_cost() + self._block_cost() + k * r_out * self.in_channels * (r_in + self.out_channels)
+        return self._layer_core_cost() + super()._rebuild_cost()
 
     def _direct_cost(self, batch: int) -> int:
-        r_in, r_out = self._joint.ranks[1:3]
-        k = math.prod(self.block)
-        return (self._layer_core_cost() + self._block_cost()
-                + batch * k * (self.in_channels * r_in + r_in * r_out + r_out * self.out_channels))
+        return self._layer_core_cost() + super()._direct_cost(batch)
 
     def extra_repr(self) -> str:
         return f"layer={self.layer}, " + super().extra_repr()

@@ -110,6 +110,77 @@ def test_full_rank_joint_tucker_fits_given_weights_exactly():
     torch.testing.assert_close(joint.to_dense().detach(), dense, rtol=0, atol=1e-12)
 
 
+def einsum_layer_contraction(joint, layer, x):
+    """The former complex-einsum contraction of one joint-Tucker layer (independent reference)."""
+    letters, ranks = "xyz"[:x.ndim - 2], "pqs"[:x.ndim - 2]
+    core = torch.tensordot(joint.complex_factors()[0][layer], joint.complex_core(), dims=([0], [0]))
+    _, u, v, *modes = joint.complex_factors()
+    spec = f"ac{ranks}," + ",".join(f"{c}{r}" for c, r in zip(letters, ranks)) + f"->ac{letters}"
+    reduced = torch.einsum(spec, core, *modes)
+    projected = torch.einsum(f"bi{letters},ia->ba{letters}", x, u)
+    mixed = torch.einsum(f"ba{letters},ac{letters}->bc{letters}", projected, reduced)
+    return torch.einsum(f"bc{letters},oc->bo{letters}", mixed, v)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "dense"])
+@pytest.mark.parametrize("block,rank", [((6, 3), (2, 3, 2, 4, 2)), ((4, 4, 3), (2, 2, 3, 3, 2, 2))])
+def test_joint_tucker_layer_matches_the_einsum_contraction_values_and_gradients(block, rank, strategy):
+    # the layer view runs the real-arithmetic Tucker contraction of sciml.kernels.factorized:
+    # same values and gradients as the complex einsum it replaced, to fp64 round-off
+    torch.manual_seed(4)
+    joint = JointTucker(3, 4, 3, block, rank=rank, dtype=torch.float64)
+    x = torch.randn(2, 4, *block, dtype=torch.complex128, requires_grad=True)
+    probe = torch.randn(2, 3, *block, dtype=torch.complex128)
+    for layer in range(3):
+        ours = joint.layer(layer).contract(x, strategy)
+        reference = einsum_layer_contraction(joint, layer, x)
+        torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-13)
+        params = [x, *joint.parameters()]
+        g_ours = torch.autograd.grad((ours * probe.conj()).real.sum(), params)
+        g_reference = torch.autograd.grad((reference * probe.conj()).real.sum(), params)
+        for a, b in zip(g_ours, g_reference):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "dense"])
+def test_joint_tucker_layer_gradcheck_fp64(strategy):
+    torch.manual_seed(5)
+    joint = JointTucker(2, 2, 3, (4, 2), rank=(2, 2, 2, 3, 2), dtype=torch.float64)
+    x = torch.randn(1, 2, 4, 2, dtype=torch.complex128, requires_grad=True)
+
+    def contract(x, *parameters):          # joint's own parameters, which gradcheck perturbs in place
+        return torch.view_as_real(joint.layer(1).contract(x, strategy))
+
+    assert torch.autograd.gradcheck(contract, (x, *joint.parameters()), eps=1e-6, atol=1e-8)
+
+
+def test_joint_tucker_random_init_matches_the_dense_scale_without_tensorly(monkeypatch):
+    import sciml.operators.joint_tucker as joint_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the random init must not decompose a dense tensor")
+    monkeypatch.setattr(joint_module, "tucker", refuse)
+    torch.manual_seed(6)
+    joint = JointTucker(4, 16, 16, (16, 8), rank=0.05, dtype=torch.float64)
+    dense = joint.to_dense().detach()
+    # all layers together: exactly the dense init's mean square 2 / (in + out) (orthonormal factors)
+    assert float(dense.abs().pow(2).mean()) == pytest.approx(2 / 32, rel=1e-10)
+    # the layer factor has orthonormal columns and equal row norms: each layer gets ~1/4 of the
+    # core's energy (measured within 5% over 9 draws of such shapes; 15% allowed)
+    factor = joint.complex_factors()[0].detach()
+    torch.testing.assert_close(factor.mH @ factor, torch.eye(2, dtype=factor.dtype), rtol=0, atol=1e-12)
+    torch.testing.assert_close(factor.abs().pow(2).sum(1), torch.full((4,), 0.5, dtype=torch.float64))
+    for layer in range(4):
+        assert 0.85 < float(dense[layer].abs().pow(2).mean()) * 16 < 1.15
+    with pytest.raises(ValueError, match="init: expected 'random', 'decompose' or 'none'"):
+        JointTucker(2, 2, 2, (2, 1), rank=1, init="svd")
+    monkeypatch.undo()
+    # the former initialisation (tensorly fit of a random dense tensor, rescaled to its norm) stays
+    # available; that tensor's own mean square has relative sd 1/sqrt(256) = 6%: 5 sd allowed
+    decomposed = JointTucker(2, 4, 4, (4, 2), rank=0.5, dtype=torch.float64, init="decompose")
+    assert float(decomposed.to_dense().detach().abs().pow(2).mean()) * 4 == pytest.approx(1.0, rel=0.3)
+
+
 def small_config(**fields) -> MGTFNOConfig:
     base = dict(in_channels=1, out_channels=2, width=6, modes=(4, 4), n_layers=3, rank=0.2,
                 multigrid=MultigridConfig(levels=1, overlap=0.125))

@@ -10,7 +10,8 @@ import torch
 
 from sciml.operators import (FNO, FNOConfig, FactorizationConfig, TFNO, TFNOConfig, full_rank, parameter_count,
                              resolve_rank, weight_from_dense)
-from sciml.operators.factorization import random_dense_weight
+from sciml.operators import factorization
+from sciml.operators.factorization import random_dense_weight, random_factorized_weight
 
 SHAPE = (3, 4, 6, 3)                       # in, out, block (2D modes (3, 3))
 
@@ -86,6 +87,48 @@ def test_tfno_parameter_counts_and_init_scale():
         variance = float(dense.abs().pow(2).mean())         # matched to the dense init, 2 / (in + out)
         assert abs(variance * 16 - 1) < 0.05, (kind, variance)
         assert tfno(torch.randn(2, 1, 16, 16)).shape == (2, 1, 16, 16)
+
+
+@pytest.mark.parametrize("kind", ["cp", "tucker", "tt"])
+@pytest.mark.parametrize("shape", [(20, 20, 24, 12), (8, 8, 8, 8, 4)])
+def test_random_factorized_weight_has_the_dense_scale_without_a_decomposition(kind, shape, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("random initialisation must not decompose a dense tensor")
+    for name in ("parafac", "tucker", "tensor_train"):
+        monkeypatch.setattr(factorization, name, refuse)
+    torch.manual_seed(5)
+    weight = random_factorized_weight(shape, kind, 0.1, dtype=torch.float64)
+    assert parameter_count(kind, shape, resolve_rank(kind, shape, 0.1)) == sum(
+        p.numel() for p in weight.parameters()) // 2
+    with torch.no_grad():
+        mean_square = float(weight.to_dense().abs().pow(2).mean())
+    # the dense init's 2 / (in + out) per draw: exactly for Tucker and TT, to 5 sd of the CP
+    # cross terms, sqrt(2 / P), for CP (tests/kernels/test_factorized_init.py)
+    tolerance = 5 * math.sqrt(2 / math.prod(shape)) if kind == "cp" else 1e-10
+    assert mean_square == pytest.approx(2 / (shape[0] + shape[1]), rel=tolerance)
+    with pytest.raises(ValueError, match="shape: expected"):
+        random_factorized_weight((4, 4), kind, 0.1)
+
+
+@pytest.mark.parametrize("kind", ["cp", "tucker", "tt"])
+def test_tfno_output_variance_at_init_matches_fno(kind):
+    # TFNO and FNO share every non-spectral parameter (copied), so only the spectral init differs.
+    # Over 6 seeds (measured per-seed ratio sd ~0.03 for one spectral layer, ~0.1 for the whole
+    # model): mean ratio within 5% for the first spectral convolution, 20% for the model output.
+    model_ratios, layer_ratios = [], []
+    for seed in range(6):
+        torch.manual_seed(seed)
+        fno = FNO(FNOConfig(1, 1, width=16, modes=(8, 8), n_layers=4))
+        tfno = TFNO(TFNOConfig(1, 1, width=16, modes=(8, 8), n_layers=4,
+                               factorization=FactorizationConfig(kind, rank=0.1)))
+        tfno.load_state_dict({k: v for k, v in fno.state_dict().items() if ".spectral.weight" not in k},
+                             strict=False)
+        x, hidden = torch.randn(8, 1, 32, 32), torch.randn(8, 16, 32, 32)
+        with torch.no_grad():
+            model_ratios.append(float(tfno(x).var() / fno(x).var()))
+            layer_ratios.append(float(tfno.blocks[0].spectral(hidden).var() / fno.blocks[0].spectral(hidden).var()))
+    assert abs(sum(layer_ratios) / 6 - 1) < 0.05, (kind, layer_ratios)
+    assert abs(sum(model_ratios) / 6 - 1) < 0.2, (kind, model_ratios)
 
 
 def test_tensorly_backend_is_not_changed():
