@@ -44,11 +44,11 @@ import sys
 import time
 
 import torch
+
+from sciml import Domain, Grid
 from sciml.fields.chebyshev import chebyshev_coefficients
 from sciml.fields.chebyshev_tucker import ChebyshevTuckerField, SeparableSum
 from sciml.fields.tucker import hosvd, sample_function
-
-from sciml import Domain, Grid
 
 F64 = torch.float64
 

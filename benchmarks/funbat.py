@@ -47,8 +47,9 @@ import time
 import numpy as np
 import tensorly
 import torch
-from sciml.fields.funbat import fit_funbat
 from tensorly.decomposition import tucker
+
+from sciml.fields.funbat import fit_funbat
 
 CORE = np.array([[1.0, 0.6], [-0.4, 0.8]])
 

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import xarray as xr
-from sciml.fields.insr.references import semi_lagrangian_advection
 
+from sciml.fields.insr.references import semi_lagrangian_advection
 from sciml.grid import Grid
 from sciml.workflows.bench import PeakMemory
 from sciml.workflows.insr import insr_setup, run_insr, spectral_euler_reference

@@ -34,7 +34,7 @@ import time
 import torch
 
 import sciml
-import sciml.operators.mgno  # noqa: F401  (registers "mgno" before the bench looks models up)
+import sciml.operators.mgno
 from sciml.workflows.bench import format_results_table
 
 
@@ -61,8 +61,16 @@ def markdown_table(results: dict) -> str:
 
 def run(n_train: int, n_test: int, epochs: int, mgno_lr: float, out, progress: bool = True) -> dict:
     """Train and evaluate the models; ``results.json`` in ``out`` (the bench schema, one entry per model)."""
-    from sciml.workflows.bench import (SCHEMA_VERSION, _environment, bench_model, bench_model_config, bench_profile,
-                                       evaluation_sets, measure_inference, write_results)
+    from sciml.workflows.bench import (
+        SCHEMA_VERSION,
+        _environment,
+        bench_model,
+        bench_model_config,
+        bench_profile,
+        evaluation_sets,
+        measure_inference,
+        write_results,
+    )
     from sciml.workflows.train import RunConfig, evaluate_model, load_problem, make_model, make_normalizers
 
     profile = bench_profile("darcy", quick=True, epochs=epochs, n_train=n_train, n_test=n_test, progress=progress)

@@ -14,10 +14,9 @@ import time
 
 import numpy as np
 
-from sciml.datasets.burgers import BurgersProblem, BurgersConfig, solve_burgers
+from sciml.datasets.burgers import BurgersConfig, BurgersProblem, solve_burgers
 from sciml.datasets.darcy import DarcyConfig, DarcyProblem, solve_darcy
-from sciml.datasets.navier_stokes import (NavierStokesConfig, NavierStokesProblem, fno_forcing,
-                                          solve_navier_stokes)
+from sciml.datasets.navier_stokes import NavierStokesConfig, NavierStokesProblem, fno_forcing, solve_navier_stokes
 from sciml.datasets.poisson import solve_poisson
 
 PI = np.pi

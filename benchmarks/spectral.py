@@ -178,7 +178,7 @@ def run_table(args, device) -> list[dict]:
                 for path in list(paths):
                     try:
                         row = bench_layer(size, channels, modes, path, args, device)
-                    except Exception as error:  # noqa: BLE001 - report and go on with the other paths
+                    except Exception as error:
                         print(f"# {path} N={size} C={channels} m={modes} failed: {type(error).__name__}: {error}")
                         continue
                     if row is None:

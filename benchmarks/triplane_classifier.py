@@ -34,8 +34,12 @@ import torch
 
 from sciml._atomic import atomic_write_text
 from sciml.fields.batched import BatchedTriPlanes, fit_batched_sdf
-from sciml.fields.classifier import (TriPlaneClassifier, classifier_accuracy, fit_planes_for_classification,
-                                     train_classifier)
+from sciml.fields.classifier import (
+    TriPlaneClassifier,
+    classifier_accuracy,
+    fit_planes_for_classification,
+    train_classifier,
+)
 from sciml.fields.shapes import make_shape_dataset
 from sciml.fields.triplane import TriPlaneConfig
 

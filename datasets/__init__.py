@@ -21,8 +21,13 @@ from .generate import generate, sample_seeds, solve_samples
 from .grf import GaussianRandomField, lognormal, threshold
 from .lazy import LazyOperatorDataset, StoreLayout
 from .load import DatasetSplits, cache_dir, cached_store, from_store, load, split_seed
-from .navier_stokes import (NavierStokesConfig, NavierStokesProblem, fno_forcing, solve_navier_stokes,
-                            velocity_from_vorticity)
+from .navier_stokes import (
+                            NavierStokesConfig,
+                            NavierStokesProblem,
+                            fno_forcing,
+                            solve_navier_stokes,
+                            velocity_from_vorticity,
+)
 from .pairs import Pairing, SpatialMap
 from .poisson import HelmholtzConfig, HelmholtzProblem, PoissonConfig, PoissonProblem, solve_poisson
 from .problem import PDEProblem, get_problem, register_problem, registered_problems

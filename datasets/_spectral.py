@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sciml._validators import check_nonnegative_float, check_positive_float
+
 from .errors import first_bad_sample
 
 __all__ = ["BlowUpError", "ETDRK4", "angular_wavenumbers", "check_positive", "check_seeds", "check_times",

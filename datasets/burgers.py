@@ -21,8 +21,17 @@ import scipy.fft
 import sciml
 from sciml._checks import check_positive_int
 
-from ._spectral import (ETDRK4, BlowUpError, angular_wavenumbers, check_positive, check_seeds,
-                        check_times, dealias_mask, march, raise_if_blown_up)
+from ._spectral import (
+    ETDRK4,
+    BlowUpError,
+    angular_wavenumbers,
+    check_positive,
+    check_seeds,
+    check_times,
+    dealias_mask,
+    march,
+    raise_if_blown_up,
+)
 from .grf import GaussianRandomField
 from .problem import PDEProblem, register_problem
 

@@ -28,8 +28,8 @@ import scipy.sparse.linalg as sparse_linalg
 import sciml
 from sciml._checks import check_positive_int
 
-from .grf import GaussianRandomField, lognormal, threshold
 from ._spectral import check_lengths, check_positive, check_seeds
+from .grf import GaussianRandomField, lognormal, threshold
 from .problem import PDEProblem, register_problem
 
 __all__ = ["DarcyConfig", "DarcyProblem", "solve_darcy"]

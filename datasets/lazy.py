@@ -219,7 +219,7 @@ class LazyOperatorDataset(Dataset):
     def n_blocks(self) -> int:
         return -(-self.n_samples // self.block_size)
 
-    def chunk_sampler(self, shuffle: bool = True, seed: int = 0) -> "BlockShuffleSampler":
+    def chunk_sampler(self, shuffle: bool = True, seed: int = 0) -> BlockShuffleSampler:
         """A sampler that visits blocks in random order and items randomly within each block."""
         return BlockShuffleSampler(len(self), self.block_size * self.pairs_per_sample, shuffle, seed)
 

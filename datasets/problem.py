@@ -19,10 +19,10 @@ import sciml
 
 __all__ = ["PDEProblem", "get_problem", "register_problem", "registered_problems"]
 
-_PROBLEMS: dict[str, type["PDEProblem"]] = {}
+_PROBLEMS: dict[str, type[PDEProblem]] = {}
 
 
-def register_problem(cls: type["PDEProblem"]) -> type["PDEProblem"]:
+def register_problem(cls: type[PDEProblem]) -> type[PDEProblem]:
     """Class decorator: make ``cls`` available by its ``name`` (``sciml data generate NAME``)."""
     if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
         raise TypeError(f"{cls.__name__}: a PDEProblem needs a dataclass 'config_class'")
@@ -30,11 +30,11 @@ def register_problem(cls: type["PDEProblem"]) -> type["PDEProblem"]:
     return cls
 
 
-def registered_problems() -> dict[str, type["PDEProblem"]]:
+def registered_problems() -> dict[str, type[PDEProblem]]:
     return dict(_PROBLEMS)
 
 
-def get_problem(name: str, **params) -> "PDEProblem":
+def get_problem(name: str, **params) -> PDEProblem:
     """Instantiate the registered problem ``name`` with config fields ``params``."""
     if name not in _PROBLEMS:
         raise ValueError(f"name: expected a problem among {sorted(_PROBLEMS)}, got {name!r}")
@@ -70,7 +70,7 @@ class PDEProblem(ABC):
         self.config = config
 
     @abstractmethod
-    def grid(self) -> "sciml.Grid":
+    def grid(self) -> sciml.Grid:
         """The grid on which inputs and outputs are sampled (at ``config.resolution``)."""
 
     @abstractmethod

@@ -12,8 +12,12 @@ import argparse
 
 import torch
 
-from sciml.fields.classifier import (TriPlaneClassifier, classifier_accuracy, fit_planes_for_classification,
-                                     train_classifier)
+from sciml.fields.classifier import (
+                                     TriPlaneClassifier,
+                                     classifier_accuracy,
+                                     fit_planes_for_classification,
+                                     train_classifier,
+)
 from sciml.fields.shapes import make_shape_dataset
 from sciml.fields.triplane import TriPlaneConfig
 

@@ -18,26 +18,40 @@ from . import autodiff, geometry, metrics, state_space
 from .autodiff import divergence, gradient, hessian, jacobian, laplacian
 from .base import Field, FieldConfig
 from .batched import BatchedTriPlanes, fit_batched_sdf
-from .classifier import (TriPlaneClassifier, classifier_accuracy, fit_planes_for_classification, train_classifier,
-                         transform_planes)
+from .chebyshev import ChebyshevField, ChebyshevFieldConfig, chebyshev_basis, chebyshev_coefficients, chebyshev_values
+from .chebyshev_tucker import ChebyshevTuckerField, ChebyshevTuckerFieldConfig, SeparableSum
+from .classifier import (
+                         TriPlaneClassifier,
+                         classifier_accuracy,
+                         fit_planes_for_classification,
+                         train_classifier,
+                         transform_planes,
+)
 from .encodings import DenseGridEncoding, GridField, GridFieldConfig, HashGridEncoding, multilinear_interpolate
 from .fitting import FitResult, default_learning_rate, fit_image, fit_occupancy, fit_sdf
-from .geometry import (NotWatertightWarning, TriangleSurface, UnitBoxTransform, WatertightReport, icosphere,
-                       occupancy, sample_near_surface, signed_distance, unsigned_distance, watertight_report,
-                       winding_number)
+from .funbat import FunBaT, FunBaTConfig, fit_funbat
+from .geometry import (
+                         NotWatertightWarning,
+                         TriangleSurface,
+                         UnitBoxTransform,
+                         WatertightReport,
+                         icosphere,
+                         occupancy,
+                         sample_near_surface,
+                         signed_distance,
+                         unsigned_distance,
+                         watertight_report,
+                         winding_number,
+)
 from .images import image_to_sampled, read_image, sampled_to_image
 from .metrics import chamfer_distance, fscore, normal_consistency, psnr, ssim, surface_metrics, volumetric_iou
 from .mlp import MLP, SIREN, FourierMLP, FourierMLPConfig, FrequencyEncoding, SirenConfig
 from .neurbf import NeuRBF, NeuRBFConfig
 from .shapes import Box, ShapeDataset, Sphere, Torus, make_shape_dataset, random_shape
-from .surface import extract_surface, sample_volume
-from .triplane import TriPlane, TriPlaneConfig, triplane_features
-from .chebyshev import (ChebyshevField, ChebyshevFieldConfig, chebyshev_basis, chebyshev_coefficients,
-                        chebyshev_values)
-from .chebyshev_tucker import ChebyshevTuckerField, ChebyshevTuckerFieldConfig, SeparableSum
-from .funbat import FunBaT, FunBaTConfig, fit_funbat
 from .state_space import GaussMarkovPosterior, MaternStateSpace, kalman_smoother, log_marginal, scalar_observations
+from .surface import extract_surface, sample_volume
 from .tensor_fit import fit_gridded, gridded_metrics
+from .triplane import TriPlane, TriPlaneConfig, triplane_features
 from .tucker import TuckerField, TuckerFieldConfig, hooi, hosvd, ranks_for_tolerance
 
 __all__ = [

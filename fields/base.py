@@ -78,7 +78,7 @@ class Field(nn.Module):
     """
 
     @classmethod
-    def for_domain(cls, domain: Domain, **kwargs) -> "Field":
+    def for_domain(cls, domain: Domain, **kwargs) -> Field:
         """Build a field of this (registered, config-built) class on ``domain``.
 
         ``kwargs`` are the other attributes of ``cls.config_class``.

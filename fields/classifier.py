@@ -20,7 +20,6 @@ torch.Size([2, 3])
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 from tqdm.auto import tqdm

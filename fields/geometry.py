@@ -142,7 +142,7 @@ class TriangleSurface:
             # meshio's binary STL sniffing overflows on purpose; its readers print, and some call sys.exit
             with np.errstate(all="ignore"), contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
                 raw = meshio.read(path)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - meshio raises many types, some readers sys.exit
+        except (Exception, SystemExit) as exc:
             said = " ".join(chatter.getvalue().split())
             raise ValueError(f"path: could not read {str(path)!r} as a mesh ({type(exc).__name__}: {exc}"
                              f"{'; ' + said if said else ''})") from None

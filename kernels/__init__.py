@@ -34,8 +34,15 @@ from .factorized import (
     tt_core_std,
     tucker_core_std,
 )
-from .rbf import (KDTREE_FROM, RBF_FAMILIES, KMeansResult, nearest_kernels, normalized_rbf_weights, rbf_values,
-                  weighted_kmeans)
+from .rbf import (
+    KDTREE_FROM,
+    RBF_FAMILIES,
+    KMeansResult,
+    nearest_kernels,
+    normalized_rbf_weights,
+    rbf_values,
+    weighted_kmeans,
+)
 from .spectral_conv import SpectralConv
 
 __all__ = [

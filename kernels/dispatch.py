@@ -37,7 +37,13 @@ import torch
 from ._validate import as_int_tuple, as_working_real, check_norm, check_path, modes_of_block
 from .cupy_backend import cupy_available, cupy_irfft_modes, cupy_mix_modes, cupy_rfft_modes, import_cupy
 from .dft import irfft_modes_dft, rfft_modes_dft
-from .fft import check_forward_size, check_inverse_size, halve_aliased_nyquist, irfft_modes_reference, rfft_modes_reference
+from .fft import (
+    check_forward_size,
+    check_inverse_size,
+    halve_aliased_nyquist,
+    irfft_modes_reference,
+    rfft_modes_reference,
+)
 from .mixing import check_mixing_shapes, mix_modes_real
 
 __all__ = ["choose_path", "dft_is_faster", "irfft_modes", "mix_modes", "rfft_modes"]

@@ -37,8 +37,14 @@ import torch
 from torch import nn
 
 from ._validate import as_working_complex
-from .mixing import (complex_as_real_matrix, from_modes_first, mix_modes_first, mix_modes_real, mixing_letters,
-                     to_modes_first)
+from .mixing import (
+    complex_as_real_matrix,
+    from_modes_first,
+    mix_modes_first,
+    mix_modes_real,
+    mixing_letters,
+    to_modes_first,
+)
 
 __all__ = [
     "FACTORIZATIONS",

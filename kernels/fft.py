@@ -49,7 +49,15 @@ from collections.abc import Sequence
 
 import torch
 
-from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, check_resolution, modes_of_block, multiplicities
+from ._validate import (
+    as_int_tuple,
+    as_working_complex,
+    as_working_real,
+    check_norm,
+    check_resolution,
+    modes_of_block,
+    multiplicities,
+)
 
 __all__ = ["check_inverse_size", "halve_aliased_nyquist", "last_axis_weights", "rfft_modes_reference", "irfft_modes_reference"]
 

@@ -18,11 +18,18 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validate import as_int_tuple, check_norm, check_path, check_resolution, block_shape
+from ._validate import as_int_tuple, block_shape, check_norm, check_path, check_resolution
 from .cupy_backend import cupy_mix_modes
 from .dispatch import choose_path, irfft_modes, rfft_modes
-from .factorized import (STRATEGIES, CPSpectralWeight, DenseSpectralWeight, SpectralWeight, TTSpectralWeight,
-                         TuckerSpectralWeight, make_spectral_weight)
+from .factorized import (
+    STRATEGIES,
+    CPSpectralWeight,
+    DenseSpectralWeight,
+    SpectralWeight,
+    TTSpectralWeight,
+    TuckerSpectralWeight,
+    make_spectral_weight,
+)
 
 __all__ = ["SpectralConv"]
 

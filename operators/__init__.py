@@ -10,8 +10,7 @@ Examples
 """
 
 from .blocks import FourierBlock
-from .config import (BlockConfig, FactorizationConfig, FNOConfig, MGTFNOConfig, MultigridConfig,
-                     TFNOConfig)
+from .config import BlockConfig, FactorizationConfig, FNOConfig, MGTFNOConfig, MultigridConfig, TFNOConfig
 from .embedding import grid_embedding
 from .factorization import full_rank, parameter_count, random_factorized_weight, resolve_rank, weight_from_dense
 from .fno import FNO, TFNO

@@ -41,8 +41,14 @@ from tensorly.cp_tensor import validate_cp_rank
 from tensorly.decomposition import parafac, tensor_train, tucker
 from tensorly.tucker_tensor import validate_tucker_rank
 
-from sciml.kernels.factorized import (LOW_RANK_FORMATS, CPSpectralWeight, SpectralWeight, TTSpectralWeight,
-                                      TuckerSpectralWeight, make_spectral_weight)
+from sciml.kernels.factorized import (
+    LOW_RANK_FORMATS,
+    CPSpectralWeight,
+    SpectralWeight,
+    TTSpectralWeight,
+    TuckerSpectralWeight,
+    make_spectral_weight,
+)
 
 __all__ = ["full_rank", "parameter_count", "random_dense_weight", "random_factorized_weight", "resolve_rank",
            "weight_from_dense"]

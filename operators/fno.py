@@ -192,7 +192,7 @@ class TFNO(FNO):
         return random_factorized_weight(shape, factorization.kind, rank)
 
     @classmethod
-    def from_fno(cls, fno: FNO, factorization) -> "TFNO":
+    def from_fno(cls, fno: FNO, factorization) -> TFNO:
         """A TFNO whose factors are fitted (tensorly) to a trained FNO's dense spectral weights.
 
         All other parameters are copied. At full rank (Tucker, TT) it computes the same

@@ -153,7 +153,7 @@ class MgNOConfig:
             setattr(self, name, value if isinstance(value, int) else list(counts))
 
     @classmethod
-    def paper(cls, problem: str, **overrides) -> "MgNOConfig":
+    def paper(cls, problem: str, **overrides) -> MgNOConfig:
         """The paper's sizes for ``"darcy"`` or ``"navier-stokes"``, fields in ``overrides`` replacing them."""
         if problem not in PAPER_PROFILES:
             raise ValueError(f"problem: expected one of {sorted(PAPER_PROFILES)}, got {problem!r}")

@@ -61,22 +61,22 @@ class OperatorDataset(Dataset):
         u = torch.stack([item[1] for item in items])
         return self.inputs.with_values(a), self.targets.with_values(u)
 
-    def subset(self, indices) -> "OperatorDataset":
+    def subset(self, indices) -> OperatorDataset:
         """The pairs at ``indices`` (a slice, a sequence or a tensor of indices)."""
         if not isinstance(indices, slice):
             indices = torch.as_tensor(indices, dtype=torch.long)
         return OperatorDataset(self.inputs[indices], self.targets[indices])
 
-    def split(self, n_first: int) -> tuple["OperatorDataset", "OperatorDataset"]:
+    def split(self, n_first: int) -> tuple[OperatorDataset, OperatorDataset]:
         """The first ``n_first`` pairs and the rest."""
         if not 0 < n_first < len(self):
             raise ValueError(f"n_first: expected 0 < n_first < {len(self)}, got {n_first}")
         return self.subset(slice(0, n_first)), self.subset(slice(n_first, None))
 
-    def to(self, *args, **kwargs) -> "OperatorDataset":
+    def to(self, *args, **kwargs) -> OperatorDataset:
         return OperatorDataset(self.inputs.to(*args, **kwargs), self.targets.to(*args, **kwargs))
 
-    def at_resolution(self, shape, method: str = "auto") -> "OperatorDataset":
+    def at_resolution(self, shape, method: str = "auto") -> OperatorDataset:
         """Both inputs and targets resampled to ``shape`` (grids only).
 
         Resampled targets carry no detail finer than the original data; for

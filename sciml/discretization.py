@@ -17,10 +17,10 @@ from .domain import Domain
 
 __all__ = ["Discretization", "discretization_from_dict", "register_discretization"]
 
-_REGISTRY: dict[str, type["Discretization"]] = {}
+_REGISTRY: dict[str, type[Discretization]] = {}
 
 
-def register_discretization(cls: type["Discretization"]) -> type["Discretization"]:
+def register_discretization(cls: type[Discretization]) -> type[Discretization]:
     """Class decorator: make ``cls`` reconstructible by :func:`discretization_from_dict`.
 
     The serialized ``type`` is the class name, so two different classes may not share one.
@@ -33,7 +33,7 @@ def register_discretization(cls: type["Discretization"]) -> type["Discretization
     return cls
 
 
-def discretization_from_dict(data: dict) -> "Discretization":
+def discretization_from_dict(data: dict) -> Discretization:
     """Rebuild a discretization serialized with :meth:`Discretization.to_dict`."""
     if not isinstance(data, dict) or "type" not in data:
         raise ValueError(f"data: expected a dict with a 'type' key, got {type(data).__name__}")
@@ -113,17 +113,17 @@ class Discretization(ABC):
 
     @classmethod
     @abstractmethod
-    def _from_dict(cls, data: dict) -> "Discretization":
+    def _from_dict(cls, data: dict) -> Discretization:
         ...
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
 
     @staticmethod
-    def from_json(text: str) -> "Discretization":
+    def from_json(text: str) -> Discretization:
         return discretization_from_dict(json.loads(text))
 
-    def check_same(self, other: "Discretization", name: str = "other") -> None:
+    def check_same(self, other: Discretization, name: str = "other") -> None:
         """Raise ``ValueError`` unless ``other`` describes the same points."""
         if self != other:
             raise ValueError(

@@ -46,14 +46,14 @@ class Domain:
         object.__setattr__(self, "periodic", periodic)
 
     @classmethod
-    def unit(cls, ndim: int, periodic: bool | Sequence[bool] = False) -> "Domain":
+    def unit(cls, ndim: int, periodic: bool | Sequence[bool] = False) -> Domain:
         """The unit box ``[0, 1]^ndim``."""
         if not isinstance(ndim, int) or ndim < 1:
             raise ValueError(f"ndim: expected a positive integer, got {ndim!r}")
         return cls([(0.0, 1.0)] * ndim, periodic=periodic)
 
     @classmethod
-    def bounding(cls, points, pad: float = 0.0) -> "Domain":
+    def bounding(cls, points, pad: float = 0.0) -> Domain:
         """Smallest box holding ``points`` ``[n, d]``, grown by ``pad`` times its size per side.
 
         Degenerate (flat) axes are given unit length so the box has positive volume.
@@ -109,7 +109,7 @@ class Domain:
         return {"bounds": [list(b) for b in self.bounds], "periodic": list(self.periodic)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Domain":
+    def from_dict(cls, data: dict) -> Domain:
         return cls(data["bounds"], periodic=data.get("periodic", False))
 
 

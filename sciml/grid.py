@@ -130,7 +130,7 @@ class GridAxis:
         """Float64 quadrature weights ``[size]`` (read-only)."""
         return self._rule[1]
 
-    def resized(self, size: int) -> "GridAxis":
+    def resized(self, size: int) -> GridAxis:
         """The same kind of axis with ``size`` points (not defined for explicit axes)."""
         if self.kind == "explicit":
             raise ValueError("size: an explicit axis cannot be resized; build a new Grid from coordinates")
@@ -174,7 +174,7 @@ class Grid(Discretization):
 
     # -- constructors -------------------------------------------------------------------------
     @classmethod
-    def uniform(cls, shape: int | Sequence[int], domain: Domain | None = None, centring: str = "node") -> "Grid":
+    def uniform(cls, shape: int | Sequence[int], domain: Domain | None = None, centring: str = "node") -> Grid:
         """Equispaced grid; ``centring`` is ``"node"`` or ``"cell"``.
 
         Node-centred axes include both ends of a bounded axis and drop the
@@ -186,7 +186,7 @@ class Grid(Discretization):
         return cls([GridAxis(centring, n, lo, hi, p) for n, (lo, hi), p in zip(shape, domain.bounds, domain.periodic)])
 
     @classmethod
-    def chebyshev(cls, shape: int | Sequence[int], domain: Domain | None = None) -> "Grid":
+    def chebyshev(cls, shape: int | Sequence[int], domain: Domain | None = None) -> Grid:
         """Chebyshev–Lobatto grid with Clenshaw–Curtis weights (non-periodic domains only)."""
         shape, domain = _shape_and_domain(shape, domain)
         if any(domain.periodic):
@@ -194,7 +194,7 @@ class Grid(Discretization):
         return cls([GridAxis("chebyshev", n, lo, hi) for n, (lo, hi) in zip(shape, domain.bounds)])
 
     @classmethod
-    def from_coordinates(cls, coordinates: Sequence, domain: Domain | None = None) -> "Grid":
+    def from_coordinates(cls, coordinates: Sequence, domain: Domain | None = None) -> Grid:
         """Grid with explicit, strictly increasing coordinates per axis.
 
         Without a ``domain`` the box spans the first to the last coordinate of each axis.
@@ -211,7 +211,7 @@ class Grid(Discretization):
                     for c, (lo, hi), p in zip(coords, domain.bounds, domain.periodic)])
 
     @classmethod
-    def infer(cls, spatial_shape: Sequence[int]) -> "Grid":
+    def infer(cls, spatial_shape: Sequence[int]) -> Grid:
         """The grid assumed for plain tensors: node-centred, uniform, unit box, not periodic."""
         return cls.uniform(tuple(spatial_shape))
 
@@ -257,7 +257,7 @@ class Grid(Discretization):
             self._weights_cache[key] = cached
         return cached
 
-    def with_shape(self, shape: int | Sequence[int]) -> "Grid":
+    def with_shape(self, shape: int | Sequence[int]) -> Grid:
         """The same kinds of axes on the same domain at another resolution."""
         shape = (shape,) * self.ndim if isinstance(shape, (int, np.integer)) else tuple(shape)
         if len(shape) != self.ndim:
@@ -281,7 +281,7 @@ class Grid(Discretization):
         return {"type": "Grid", "axes": [a.to_dict() for a in self.axes]}
 
     @classmethod
-    def _from_dict(cls, data: dict) -> "Grid":
+    def _from_dict(cls, data: dict) -> Grid:
         axes = []
         for a in data["axes"]:
             coords = tuple(a["coords"]) if a.get("coords") is not None else None

@@ -60,7 +60,7 @@ class Mesh(Discretization):
             array.setflags(write=False)
 
     @classmethod
-    def structured(cls, shape, domain: Domain | None = None) -> "Mesh":
+    def structured(cls, shape, domain: Domain | None = None) -> Mesh:
         """Simplicial mesh of a box: lines (1D), triangles (2D) or Kuhn tetrahedra (3D).
 
         ``shape`` counts vertices per axis; every grid cell is split into ``d!``
@@ -87,7 +87,7 @@ class Mesh(Discretization):
 
     # -- meshio interop ----------------------------------------------------------------------
     @classmethod
-    def from_meshio(cls, mesh: meshio.Mesh, drop_flat_z: bool = True) -> "Mesh":
+    def from_meshio(cls, mesh: meshio.Mesh, drop_flat_z: bool = True) -> Mesh:
         """Build from a ``meshio.Mesh``; unsupported cell blocks (vertex, ...) are ignored.
 
         With ``drop_flat_z`` a third coordinate that is zero everywhere is dropped,
@@ -116,7 +116,7 @@ class Mesh(Discretization):
         return meshio.Mesh(points, [(k, v) for k, v in self.cells.items()], point_data=point_data or {})
 
     @classmethod
-    def read(cls, path: str | os.PathLike, **kwargs) -> "Mesh":
+    def read(cls, path: str | os.PathLike, **kwargs) -> Mesh:
         """Read any file format meshio reads (``.ply``, ``.obj``, ``.stl``, ``.vtu``, ``.msh``, ...)."""
         path = Path(path)
         if not path.is_file():
@@ -185,7 +185,7 @@ class Mesh(Discretization):
                 "cells": {k: v.tolist() for k, v in self.cells.items()}}
 
     @classmethod
-    def _from_dict(cls, data: dict) -> "Mesh":
+    def _from_dict(cls, data: dict) -> Mesh:
         return cls(data["points"], data["cells"])
 
 

@@ -69,7 +69,7 @@ class Normalizer(nn.Module):
         return bool(self.fitted)
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, data) -> "Normalizer":
+    def fit(self, data) -> Normalizer:
         """Compute the per-channel statistics of ``data``; returns ``self``.
 
         Parameters
@@ -145,7 +145,7 @@ class Normalizer(nn.Module):
                 "statistics": {name: getattr(self, name).tolist() for name in self.statistic_names}}
 
     @staticmethod
-    def from_dict(data: dict) -> "Normalizer":
+    def from_dict(data: dict) -> Normalizer:
         """Rebuild a normalizer written by :meth:`to_dict` (any subclass, by its ``kind``).
 
         Raises

@@ -79,6 +79,6 @@ class PointCloud(Discretization):
         return data
 
     @classmethod
-    def _from_dict(cls, data: dict) -> "PointCloud":
+    def _from_dict(cls, data: dict) -> PointCloud:
         return cls(np.asarray(data["points"], dtype=float), data.get("weights"),
                    Domain.from_dict(data["domain"]))

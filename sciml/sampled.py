@@ -103,7 +103,7 @@ class Sampled:
     def __repr__(self) -> str:
         return f"Sampled(values={tuple(self.values.shape)} {self.values.dtype}, on={self.on!r})"
 
-    def __getitem__(self, index) -> "Sampled":
+    def __getitem__(self, index) -> Sampled:
         """Select along the batch dimension; the batch dimension is always kept."""
         if isinstance(index, (int, np.integer)):
             if not -self.batch_size <= index < self.batch_size:
@@ -111,19 +111,19 @@ class Sampled:
             index = slice(int(index), int(index) + 1 if index != -1 else None)
         return self.with_values(self.values[index])
 
-    def with_values(self, values: torch.Tensor, validate: bool = False) -> "Sampled":
+    def with_values(self, values: torch.Tensor, validate: bool = False) -> Sampled:
         """Same discretization, channel names and attributes, new values."""
         names = self.channel_names if values.ndim > 1 and values.shape[1] == self.channels else None
         return Sampled(values, self.on, names, self.attrs, validate=validate)
 
-    def to(self, *args, **kwargs) -> "Sampled":
+    def to(self, *args, **kwargs) -> Sampled:
         """Move or cast the values like :meth:`torch.Tensor.to`."""
         return self.with_values(self.values.to(*args, **kwargs))
 
-    def cpu(self) -> "Sampled":
+    def cpu(self) -> Sampled:
         return self.to("cpu")
 
-    def detach(self) -> "Sampled":
+    def detach(self) -> Sampled:
         return self.with_values(self.values.detach())
 
     # -- numerics ------------------------------------------------------------------------------
@@ -135,13 +135,13 @@ class Sampled:
         r"""Integral of each function over the domain, ``[batch, channels]`` (float32 for half inputs)."""
         return self.on.integrate(self.values)
 
-    def resample(self, to: Discretization, method: str = "auto") -> "Sampled":
+    def resample(self, to: Discretization, method: str = "auto") -> Sampled:
         """Values on another discretization; see :func:`sciml.resample`."""
         from .resample import resample
 
         return resample(self, to, method=method)
 
-    def at_resolution(self, shape: int | Sequence[int], method: str = "auto") -> "Sampled":
+    def at_resolution(self, shape: int | Sequence[int], method: str = "auto") -> Sampled:
         """Resample onto the same kind of grid with another ``shape`` (grids only)."""
         if not isinstance(self.on, Grid):
             raise TypeError(f"at_resolution: needs values on a Grid, these are on {self.on!r}")
@@ -183,7 +183,7 @@ class Sampled:
         return xr.DataArray(data, dims=dims, coords=coords, attrs=attrs, name=name)
 
     @classmethod
-    def from_xarray(cls, array: xr.DataArray) -> "Sampled":
+    def from_xarray(cls, array: xr.DataArray) -> Sampled:
         """Inverse of :meth:`to_xarray`; also accepts arrays made elsewhere.
 
         Without the ``sciml_discretization`` attribute, or when the array's dims

@@ -53,7 +53,7 @@ class VariableMapping:
     coords: dict | None = None
 
     @classmethod
-    def make(cls, mapping) -> "VariableMapping":
+    def make(cls, mapping) -> VariableMapping:
         """From a ``VariableMapping`` or a dict (unknown keys are an error)."""
         if isinstance(mapping, cls):
             return mapping

@@ -28,10 +28,10 @@ import math
 
 import numpy as np
 import torch
-from sciml.fields.autodiff import jacobian
-from sciml.fields.base import Field
 
 from sciml.domain import Domain
+from sciml.fields.autodiff import jacobian
+from sciml.fields.base import Field
 from sciml.mesh import Mesh
 
 from .problem import INSRProblem

@@ -41,9 +41,9 @@ import math
 
 import numpy as np
 import torch
-from sciml.fields.autodiff import divergence, gradient, jacobian, laplacian
 
 from sciml.domain import Domain
+from sciml.fields.autodiff import divergence, gradient, jacobian, laplacian
 
 from .problem import INSRProblem
 from .references import taylor_green

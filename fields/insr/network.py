@@ -11,10 +11,10 @@ import dataclasses
 import math
 
 import torch
-from sciml.fields.base import Field
-from sciml.fields.mlp import SIREN, SirenConfig
 
 from sciml.domain import Domain
+from sciml.fields.base import Field
+from sciml.fields.mlp import SIREN, SirenConfig
 
 __all__ = ["NetworkConfig", "PeriodicField", "make_field"]
 

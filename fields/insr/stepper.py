@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 
 import torch
+
 from sciml.fields.autodiff import jacobian
 
 __all__ = [

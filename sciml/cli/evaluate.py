@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="evaluate a checkpoint on a test set at some resolution")
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint directory, pointer or run directory")

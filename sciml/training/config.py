@@ -114,7 +114,7 @@ class TrainerConfig:
         if self.monitor is not None and not isinstance(self.monitor, str):
             raise TypeError(f"monitor: expected None or a metric name, got {type(self.monitor).__name__}")
 
-    def replace(self, **overrides) -> "TrainerConfig":
+    def replace(self, **overrides) -> TrainerConfig:
         """A copy with some fields changed; unknown names raise ``TypeError`` listing the valid ones."""
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - names)

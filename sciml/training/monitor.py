@@ -53,7 +53,7 @@ class Monitor:
         self.bad = 0
 
     @classmethod
-    def for_run(cls, config: TrainerConfig, eval_names: list[str]) -> "Monitor":
+    def for_run(cls, config: TrainerConfig, eval_names: list[str]) -> Monitor:
         """The monitor a run uses; checks that ``config.monitor`` names a metric the run produces."""
         metric = config.monitor or (f"{eval_names[0]}/loss" if eval_names else "train_loss")
         if metric != "train_loss":

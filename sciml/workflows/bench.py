@@ -88,8 +88,19 @@ import torch
 
 import sciml
 
-from .train import (DataSpec, RUN_FILE, RunConfig, evaluate_model, load_problem, make_model, make_normalizers,
-                    predict, resolution_key, run_config_to_dict, write_json)
+from .train import (
+    RUN_FILE,
+    DataSpec,
+    RunConfig,
+    evaluate_model,
+    load_problem,
+    make_model,
+    make_normalizers,
+    predict,
+    resolution_key,
+    run_config_to_dict,
+    write_json,
+)
 
 __all__ = ["BENCH_MODELS", "BenchProfile", "PeakMemory", "bench_model", "bench_model_config", "bench_profile",
            "bench_trainer", "check_model_names", "evaluation_sets", "format_results_table", "measure_inference", "run_bench",
@@ -186,7 +197,7 @@ def bench_profile(problem: str, quick: bool = False, *, epochs: int | None = Non
 
 def check_model_names(models) -> list[str]:
     """``"fno,tfno"`` or a list -> validated registered names (unknown names list the valid ones)."""
-    import sciml.operators  # noqa: F401  (registers the operators)
+    import sciml.operators
 
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
     names = [m for m in names if m]

@@ -146,7 +146,7 @@ def make_model(name: str, config: dict, in_channels: int, out_channels: int) -> 
     >>> type(model).__name__, model.config.in_channels
     ('FNO', 1)
     """
-    import sciml.operators  # noqa: F401  (registers the operators)
+    import sciml.operators
 
     models = sorted(sciml.registered_models())
     if name not in models:

@@ -4,13 +4,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-from sciml import Domain, Grid, Mesh, PointCloud, Sampled  # noqa: E402
-from sciml.plots import plot_sampled  # noqa: E402
+from sciml import Domain, Grid, Mesh, PointCloud, Sampled
+from sciml.plots import plot_sampled
 
 
 @pytest.fixture(autouse=True)

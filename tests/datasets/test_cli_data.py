@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+import _heat_problem  # noqa: F401  (registers the test problems)
 import numpy as np
 import pytest
 import xarray as xr
 
-import _heat_problem  # noqa: F401  (registers the test problems)
 from sciml.cli.main import main
 from sciml.datasets import generate, open_dataset, sample_seeds
 from sciml.workflows import parse_params

@@ -9,12 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _heat_problem
 import numpy as np
 import pytest
 import xarray as xr
-
-import _heat_problem
 from _heat_problem import HeatProblem
+
 from sciml.datasets import SampleError, generate, get_problem, open_dataset, sample_seeds, solve_samples
 from sciml.datasets.store import PartStore
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 import importlib
 import pickle
 
+import _heat_problem
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-import _heat_problem
 import sciml
-from sciml.datasets import LazyOperatorDataset, cache_dir, get_problem, load, registered_problems, sample_seeds, split_seed
+from sciml.datasets import (
+    LazyOperatorDataset,
+    cache_dir,
+    get_problem,
+    load,
+    registered_problems,
+    sample_seeds,
+    split_seed,
+)
 
 
 @pytest.fixture

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import scipy.fft
 
-from sciml.datasets.navier_stokes import (NavierStokesConfig, NavierStokesProblem, fno_forcing,
-                                          solve_navier_stokes, velocity_from_vorticity)
+from sciml.datasets.navier_stokes import (
+    NavierStokesConfig,
+    NavierStokesProblem,
+    fno_forcing,
+    solve_navier_stokes,
+    velocity_from_vorticity,
+)
 from sciml.datasets.problem import get_problem
 
 PI = np.pi

@@ -7,11 +7,11 @@ import importlib
 import json
 import os
 
+import _heat_problem
 import numpy as np
 import pytest
 import xarray as xr
 
-import _heat_problem  # noqa: F401  (registers the test problems)
 from sciml.datasets import DataFileError, from_store, generate, open_dataset, write_dataset
 from sciml.datasets.store import PartStore, store_format
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import scipy.fft
 import torch
-from sciml.fields.autodiff import gradient, laplacian
-from sciml.fields.base import Field
-from sciml.fields.chebyshev import ChebyshevField, chebyshev_basis, chebyshev_coefficients, chebyshev_values
 
 import sciml
 from sciml import Domain, Grid, Sampled
+from sciml.fields.autodiff import gradient, laplacian
+from sciml.fields.base import Field
+from sciml.fields.chebyshev import ChebyshevField, chebyshev_basis, chebyshev_coefficients, chebyshev_values
 
 F64 = torch.float64
 

@@ -107,7 +107,7 @@ def test_field_configs_round_trip_through_json_equal():
 @pytest.mark.parametrize("name", ["siren", "fourier-mlp", "grid", "triplane"])
 def test_neural_fields_refuse_periodic_axes_they_would_ignore(name):
     import sciml
-    import sciml.fields  # noqa: F401  (registers the fields)
+    import sciml.fields
 
     cls = sciml.registered_models()[name]
     with pytest.raises(ValueError, match="periodic"):

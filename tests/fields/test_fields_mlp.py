@@ -10,8 +10,15 @@ import torch
 import sciml
 from sciml import Domain
 from sciml.fields import gradient, laplacian
-from sciml.fields.mlp import (MLP, SIREN, FourierMLP, FourierMLPConfig, FrequencyEncoding, SirenConfig,
-                              largest_within_budget)
+from sciml.fields.mlp import (
+    MLP,
+    SIREN,
+    FourierMLP,
+    FourierMLPConfig,
+    FrequencyEncoding,
+    SirenConfig,
+    largest_within_budget,
+)
 
 
 def test_siren_initialisation_matches_the_papers_distributions():

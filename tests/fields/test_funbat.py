@@ -14,11 +14,11 @@ import pathlib
 
 import pytest
 import torch
-from sciml.fields.autodiff import gradient
-from sciml.fields.funbat import FunBaT, FunBaTConfig, fit_funbat
 
 import sciml
 from sciml.config import config_to_dict
+from sciml.fields.autodiff import gradient
+from sciml.fields.funbat import FunBaT, FunBaTConfig, fit_funbat
 
 BENCH_PATH = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "funbat.py"
 

@@ -7,6 +7,7 @@ import warnings
 import meshio
 import numpy as np
 import pytest
+
 from sciml.fields.geometry import (
     NotWatertightWarning,
     TriangleSurface,
@@ -19,7 +20,6 @@ from sciml.fields.geometry import (
     watertight_report,
     winding_number,
 )
-
 from sciml.mesh import Mesh
 
 CENTER = np.array([0.5, 0.4, 0.6])

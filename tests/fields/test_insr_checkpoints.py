@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
+
+from sciml import Domain, Grid, Mesh
 from sciml.fields.insr.advection import Advection
 from sciml.fields.insr.elasticity import Elasticity
 from sciml.fields.insr.network import NetworkConfig
 from sciml.fields.insr.solver import INSRSolver
 from sciml.fields.insr.stepper import StepperConfig
-
-from sciml import Domain, Grid, Mesh
 from sciml.training import load_checkpoint
 
 TINY = StepperConfig(max_iters=6, points=128, initial_iters=20, seed=3)

@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+
 from sciml.fields.insr.elasticity import Elasticity, ScaledField
 from sciml.fields.insr.network import NetworkConfig
 from sciml.fields.insr.references import fem_elastodynamics

@@ -8,14 +8,14 @@ import math
 import numpy as np
 import pytest
 import torch
+
+from sciml import Domain, Grid
 from sciml.fields.insr.advection import Advection, gaussian_pulse
 from sciml.fields.insr.euler import IncompressibleEuler
 from sciml.fields.insr.network import NetworkConfig
 from sciml.fields.insr.references import semi_lagrangian_advection, taylor_green
 from sciml.fields.insr.solver import INSRSolver
 from sciml.fields.insr.stepper import StepperConfig, frozen_copy
-
-from sciml import Domain, Grid
 
 
 # ------------------------------------------------------------------ grid references
@@ -141,9 +141,8 @@ def _fem_cantilever(mesh, mu, lam, density, gravity):
 
 
 def test_elasticity_static_equilibrium_matches_linear_fem(one_thread):
-    from sciml.fields.insr.elasticity import Elasticity
-
     from sciml import Mesh
+    from sciml.fields.insr.elasticity import Elasticity
     # a beam of 21 x 5 vertices on [0, 1] x [0, 0.2], E = 1e4, nu = 0.3, rho = 1, g = 1, clamped at x = 0
     # the displacement field works in units of the Euler-Bernoulli tip deflection 1.5 rho g L^4 / (E h^2)
     problem = Elasticity.cantilever(2, vertices=(21, 5), young=1e4, poisson=0.3, density=1.0, gravity=1.0,
@@ -171,9 +170,8 @@ def test_elasticity_static_equilibrium_matches_linear_fem(one_thread):
 
 
 def test_elasticity_implicit_euler_dissipates_energy_and_falls_under_gravity(one_thread):
-    from sciml.fields.insr.elasticity import Elasticity
-
     from sciml import Mesh
+    from sciml.fields.insr.elasticity import Elasticity
 
     mesh = Mesh.structured((11, 3), Domain(((0.0, 1.0), (0.0, 0.2))))
     problem = Elasticity(mesh, young=2000.0, poisson=0.3, gravity=(0.0, -10.0), fixed=lambda X: X[:, 0] < 1e-9)

@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+
+from sciml import Domain, Grid
 from sciml.fields.base import Field
 from sciml.fields.insr.network import NetworkConfig, PeriodicField, make_field
 from sciml.fields.insr.problem import INSRProblem, UnstableTimeStepWarning
@@ -19,8 +21,6 @@ from sciml.fields.insr.stepper import (
     theta_weight,
     time_residual,
 )
-
-from sciml import Domain, Grid
 
 
 class Decay(INSRProblem):

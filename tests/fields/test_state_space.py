@@ -14,6 +14,7 @@ import scipy.integrate
 import scipy.linalg
 import scipy.stats
 import torch
+
 from sciml.fields.state_space import (
     GaussMarkovPosterior,
     MaternStateSpace,

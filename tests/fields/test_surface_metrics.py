@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import integrate
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from sciml.domain import Domain
 from sciml.fields.base import Field
 from sciml.fields.geometry import TriangleSurface, UnitBoxTransform, icosphere
 from sciml.fields.images import (
@@ -23,10 +27,6 @@ from sciml.fields.metrics import (
     volumetric_iou,
 )
 from sciml.fields.surface import extract_surface, sample_volume
-from scipy import integrate
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-from sciml.domain import Domain
 
 CENTER = np.array([0.5, 0.45, 0.55])
 RADIUS = 0.3

@@ -8,8 +8,13 @@ import scipy.spatial
 import torch
 
 from sciml.fields import gradient
-from sciml.fields.classifier import (TriPlaneClassifier, classifier_accuracy, fit_planes_for_classification,
-                                     train_classifier, transform_planes)
+from sciml.fields.classifier import (
+    TriPlaneClassifier,
+    classifier_accuracy,
+    fit_planes_for_classification,
+    train_classifier,
+    transform_planes,
+)
 from sciml.fields.shapes import SHAPE_CLASSES, Box, Sphere, Torus, make_shape_dataset, random_shape
 from sciml.fields.triplane import TriPlaneConfig, triplane_features
 

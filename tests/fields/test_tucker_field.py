@@ -12,13 +12,13 @@ import types
 import pytest
 import tensorly as tl
 import torch
-from sciml.fields.base import Field
-from sciml.fields.tensor_fit import fit_gridded, gridded_metrics
-from sciml.fields.tucker import TuckerField, hooi, hosvd, ranks_for_tolerance
 from tensorly.decomposition import tucker as tensorly_tucker
 
 import sciml
 from sciml import Domain, Grid, Mesh, PointCloud, Sampled, resample
+from sciml.fields.base import Field
+from sciml.fields.tensor_fit import fit_gridded, gridded_metrics
+from sciml.fields.tucker import TuckerField, hooi, hosvd, ranks_for_tolerance
 
 F64 = torch.float64
 

@@ -14,11 +14,10 @@ from collections import Counter
 
 import pytest
 import torch
+from kernel_testing import needs_cupy
 
 from sciml.kernels.cupy_backend import MAX_GRID, MixLaunch, mix_launch_geometry
 from sciml.kernels.mixing import mix_modes_reference
-
-from kernel_testing import needs_cupy
 
 
 def covered_entries(launches, P, Q, K, threads, q_tile):

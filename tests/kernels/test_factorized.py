@@ -7,15 +7,19 @@ import copy
 import pytest
 import tensorly as tl
 import torch
+from kernel_testing import assert_close
 from tensorly.cp_tensor import cp_to_tensor
 from tensorly.tt_tensor import tt_to_tensor
 from tensorly.tucker_tensor import tucker_to_tensor
 
-from sciml.kernels import (CPSpectralWeight, DenseSpectralWeight, TTSpectralWeight, TuckerSpectralWeight,
-                           make_spectral_weight)
+from sciml.kernels import (
+    CPSpectralWeight,
+    DenseSpectralWeight,
+    TTSpectralWeight,
+    TuckerSpectralWeight,
+    make_spectral_weight,
+)
 from sciml.kernels.mixing import mix_modes_reference
-
-from kernel_testing import assert_close
 
 BLOCKS = [(6,), (6, 4), (4, 2, 3)]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from kernel_testing import assert_close
 
 from sciml.kernels import irfft_modes, rfft_modes
 from sciml.kernels.fft import irfft_modes_reference, rfft_modes_reference
-
-from kernel_testing import assert_close
 
 CASES = [((3, 20), (5,)), ((2, 16, 12), (4, 6)), ((2, 10, 12, 9), (3, 2, 4))]
 SCALES = {"forward": lambda n: 1 / n, "backward": lambda n: 1.0, "ortho": lambda n: n ** -0.5}

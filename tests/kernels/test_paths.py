@@ -7,12 +7,11 @@ import sys
 
 import pytest
 import torch
+from kernel_testing import PATH_CASES, assert_close
 
 from sciml.kernels import choose_path, dft_is_faster, irfft_modes, mix_modes, rfft_modes
 from sciml.kernels.fft import irfft_modes_reference, rfft_modes_reference
 from sciml.kernels.mixing import mix_modes_reference
-
-from kernel_testing import PATH_CASES, assert_close
 
 SHAPES = [((2, 3, 24), (5,), (31,)), ((2, 3, 16, 12), (4, 5), (20, 8)), ((1, 2, 8, 10, 12), (2, 3, 4), (9, 6, 8))]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from kernel_testing import PATH_CASES, assert_close
 
 from sciml.kernels import SpectralConv, irfft_modes, rfft_modes
-
-from kernel_testing import PATH_CASES, assert_close
 
 
 def textbook_fno_layer(x: torch.Tensor, weight: torch.Tensor, modes, out_size) -> torch.Tensor:

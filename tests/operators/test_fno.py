@@ -6,11 +6,10 @@ import math
 
 import pytest
 import torch
+from operator_helpers import band_limited, fourier_interpolate, periodic_grid
 
 import sciml
-from sciml.operators import BlockConfig, FNO, FNOConfig, grid_embedding
-
-from operator_helpers import band_limited, fourier_interpolate, periodic_grid
+from sciml.operators import FNO, BlockConfig, FNOConfig, grid_embedding
 
 
 def linear_fno(modes, dtype=torch.float64) -> FNO:

@@ -9,8 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sciml
-from sciml.operators import (JointTucker, MGTFNO, MGTFNOConfig, MultigridConfig, make_multigrid_patches,
-                             split_patches, stitch_patches)
+from sciml.operators import (
+    MGTFNO,
+    JointTucker,
+    MGTFNOConfig,
+    MultigridConfig,
+    make_multigrid_patches,
+    split_patches,
+    stitch_patches,
+)
 
 
 @pytest.mark.parametrize("shape,levels,overlap", [((32, 16), 1, (2, 1)), ((32, 32), 2, (3, 0)),

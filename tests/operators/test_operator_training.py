@@ -6,12 +6,20 @@ import math
 
 import pytest
 import torch
+from operator_helpers import band_limited, periodic_grid
 
 import sciml
-from sciml.operators import (BlockConfig, FNO, FNOConfig, FactorizationConfig, MGTFNO, MGTFNOConfig,
-                             MultigridConfig, TFNO, TFNOConfig)
-
-from operator_helpers import band_limited, periodic_grid
+from sciml.operators import (
+    FNO,
+    MGTFNO,
+    TFNO,
+    BlockConfig,
+    FactorizationConfig,
+    FNOConfig,
+    MGTFNOConfig,
+    MultigridConfig,
+    TFNOConfig,
+)
 
 MODELS = {
     "fno": (FNO, FNOConfig(2, 1, width=6, modes=(4, 4), n_layers=2, domain_padding=(0.25, 0.0),

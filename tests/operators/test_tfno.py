@@ -8,9 +8,18 @@ import pytest
 import tensorly as tl
 import torch
 
-from sciml.operators import (FNO, FNOConfig, FactorizationConfig, TFNO, TFNOConfig, full_rank, parameter_count,
-                             resolve_rank, weight_from_dense)
-from sciml.operators import factorization
+from sciml.operators import (
+    FNO,
+    TFNO,
+    FactorizationConfig,
+    FNOConfig,
+    TFNOConfig,
+    factorization,
+    full_rank,
+    parameter_count,
+    resolve_rank,
+    weight_from_dense,
+)
 from sciml.operators.factorization import random_dense_weight, random_factorized_weight
 
 SHAPE = (3, 4, 6, 3)                       # in, out, block (2D modes (3, 3))

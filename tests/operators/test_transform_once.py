@@ -11,15 +11,20 @@ import numpy as np
 import pytest
 import scipy.fft
 import torch
+from operator_helpers import band_limited, periodic_grid
 
 import sciml
 from sciml.losses import lp_norm, relative_lp
-from sciml.operators.t1_modes import (coordinate_modes, from_modes, modes_energy, modes_relative_l2, realizable_modes,
-                                      to_modes)
+from sciml.operators.t1_modes import (
+    coordinate_modes,
+    from_modes,
+    modes_energy,
+    modes_relative_l2,
+    realizable_modes,
+    to_modes,
+)
 from sciml.operators.t1_unet import ModeUNet, TransformOnceUNet, TransformOnceUNetConfig
 from sciml.operators.transform_once import TransformOnce, TransformOnceConfig, activation_moments
-
-from operator_helpers import band_limited, periodic_grid
 
 GRIDS = {  # (centring, periodic): the equispaced grid kinds T1 accepts
     "cell": ("cell", False),

@@ -16,8 +16,7 @@ import torch
 import sciml
 from sciml.cli.main import main
 from sciml.datasets import load
-from sciml.workflows import (BenchProfile, bench_profile, check_model_names, evaluation_sets,
-                             format_results_table)
+from sciml.workflows import BenchProfile, bench_profile, check_model_names, evaluation_sets, format_results_table
 
 MODELS = ("fno", "tfno")
 ENTRY_KEYS = {"name", "config", "params", "epochs", "lr", "train_seconds", "seconds_per_epoch", "infer_ms_per_sample",

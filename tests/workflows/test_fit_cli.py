@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from sciml.fields.geometry import TriangleSurface, UnitBoxTransform, icosphere
-from sciml.fields.images import image_to_sampled
-from sciml.fields.metrics import psnr, ssim
 
 import sciml
 from sciml.cli.main import main
+from sciml.fields.geometry import TriangleSurface, UnitBoxTransform, icosphere
+from sciml.fields.images import image_to_sampled
+from sciml.fields.metrics import psnr, ssim
 from sciml.workflows.fit import input_kind, make_field, run_fit
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from sciml.fields.insr.problem import UnstableTimeStepWarning
 
 from sciml.cli.main import main
+from sciml.fields.insr.problem import UnstableTimeStepWarning
 from sciml.workflows.insr import insr_setup, run_insr
 
 TINY = ["--steps", "2", "--initial-iters", "60", "--max-iters", "5", "--points", "256", "--width", "8",

@@ -26,10 +26,10 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import toy_model  # noqa: E402
+import toy_model
 
-import sciml  # noqa: E402
-from sciml.training import distributed  # noqa: E402
+import sciml
+from sciml.training import distributed
 
 
 class SlowLoss(torch.nn.Module):
