@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sciml-installed
 
-.PHONY: setup test test-all bench info clean
+.PHONY: setup test test-all lint bench info clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,10 @@ test: setup
 
 test-all: setup
 	$(PY) -m pytest -q --run-slow
+
+lint: setup
+	$(PY) -m pip install --quiet "ruff>=0.6"
+	$(VENV)/bin/ruff check .
 
 bench: setup
 	$(VENV)/bin/sciml info
