@@ -361,8 +361,8 @@ def run_contraction(args, device) -> list[dict]:
                     weight = make_spectral_weight(channels, channels, block, fmt, rank).to(device)
 
                     def step(strategy):
-                        weight.zero_grad(set_to_none=True)
-                        weight.contract(x, strategy).abs().sum().backward()
+                        weight.zero_grad(set_to_none=True)  # noqa: B023 (called at once, in this iteration)
+                        weight.contract(x, strategy).abs().sum().backward()  # noqa: B023
                     times = paired_ms({s: (lambda s=s: step(s)) for s in ("direct", "dense")},
                                       device, args.warmup, args.reps)
                     auto = weight.choose_strategy(batch)

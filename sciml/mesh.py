@@ -137,6 +137,12 @@ class Mesh(Discretization):
         Formats that spread one mesh over several files (XDMF + HDF5) are not atomic.
         """
         path = Path(path)
+        if "file_format" not in kwargs:
+            suffix = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
+            if suffix.lower() not in meshio.extension_to_filetypes:
+                raise ValueError(f"path: expected a suffix meshio writes ({', '.join(sorted(meshio.extension_to_filetypes))}) "
+                                 f"or file_format=..., got {str(path)!r}")
+            kwargs["file_format"] = meshio.extension_to_filetypes[suffix.lower()][0]
         tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
         try:
             meshio.write(tmp, self.to_meshio(point_data, pad_to_3d=True), **kwargs)

@@ -131,7 +131,7 @@ def _state_names(names, pairing, times):
 
 
 def _read_groups(handle, path, pairing, periodic, n):
-    keys = sorted(k for k in handle.keys() if hasattr(handle[k], "keys"))[:n]
+    keys = sorted(k for k in handle if hasattr(handle[k], "keys"))[:n]
     states, grid_key = [], None
     for key in keys:
         data = h5_dataset(handle, f"{key}/data", path)

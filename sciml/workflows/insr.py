@@ -230,7 +230,7 @@ def run_insr(problem: str, out, *, steps: int | None = None, dt: float | None = 
     per_step = []
 
     def record(solver, rec):
-        entry = {k: v for k, v in rec.items()}
+        entry = dict(rec)
         entry.update(_relative_errors(setup.problem, solver, grid))
         if fem is not None:
             entry.update(_elasticity_errors(setup.problem, solver, fem))

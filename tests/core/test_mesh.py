@@ -89,7 +89,7 @@ def test_meshio_round_trip_through_files(tmp_path, suffix):
 
 def test_write_failure_leaves_no_partial_file(tmp_path):
     mesh = square_mesh(3)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match=r"path: expected a suffix meshio writes \(.*\.vtu.*got '.*m\.unknownformat'"):
         mesh.write(tmp_path / "m.unknownformat")
     assert list(tmp_path.iterdir()) == []
 
