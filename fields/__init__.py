@@ -28,7 +28,15 @@ from .classifier import (
                          transform_planes,
 )
 from .encodings import DenseGridEncoding, GridField, GridFieldConfig, HashGridEncoding, multilinear_interpolate
-from .fitting import FitResult, default_learning_rate, fit_image, fit_occupancy, fit_sdf
+from .fitting import (
+                         SDF_EIKONAL_WEIGHTS,
+                         FitResult,
+                         default_eikonal_weight,
+                         default_learning_rate,
+                         fit_image,
+                         fit_occupancy,
+                         fit_sdf,
+)
 from .funbat import FunBaT, FunBaTConfig, fit_funbat
 from .geometry import (
                          NotWatertightWarning,
@@ -55,11 +63,11 @@ from .triplane import TriPlane, TriPlaneConfig, triplane_features
 from .tucker import TuckerField, TuckerFieldConfig, hooi, hosvd, ranks_for_tolerance
 
 __all__ = [
-    "BatchedTriPlanes", "Box", "DenseGridEncoding", "FitResult", "FourierMLP", "FourierMLPConfig", "FrequencyEncoding",
+    "SDF_EIKONAL_WEIGHTS", "BatchedTriPlanes", "Box", "DenseGridEncoding", "FitResult", "FourierMLP", "FourierMLPConfig", "FrequencyEncoding",
     "GridField", "GridFieldConfig", "HashGridEncoding", "MLP", "NeuRBF", "NeuRBFConfig", "NotWatertightWarning",
     "SIREN", "ShapeDataset", "SirenConfig", "Sphere", "Torus", "TriPlane", "TriPlaneClassifier", "TriPlaneConfig",
     "TriangleSurface", "UnitBoxTransform", "WatertightReport",
-    "chamfer_distance", "classifier_accuracy", "default_learning_rate", "extract_surface", "fit_batched_sdf",
+    "chamfer_distance", "classifier_accuracy", "default_eikonal_weight", "default_learning_rate", "extract_surface", "fit_batched_sdf",
     "fit_image", "fit_occupancy", "fit_planes_for_classification", "fit_sdf", "fscore", "geometry", "icosphere",
     "image_to_sampled", "make_shape_dataset", "metrics", "multilinear_interpolate", "normal_consistency",
     "occupancy", "psnr", "random_shape", "read_image", "sample_near_surface", "sample_volume", "sampled_to_image",

@@ -42,7 +42,15 @@ import sciml
 from sciml.domain import Domain
 
 from .base import Field, FieldConfig
-from .mlp import ACTIVATIONS, MLP, _check_choice, _check_int, _check_positive, largest_within_budget, seeded
+from .mlp import (
+    ACTIVATIONS,
+    MLP,
+    _check_choice,
+    _check_int,
+    _check_positive,
+    largest_within_budget,
+    seeded,
+)
 
 __all__ = ["DenseGridEncoding", "GridField", "GridFieldConfig", "HashGridEncoding", "level_resolutions",
            "multilinear_interpolate"]
@@ -141,7 +149,7 @@ def level_resolutions(n_levels: int, base_resolution: int, max_resolution: int) 
     if n_levels == 1:
         return [max_resolution]
     growth = math.exp((math.log(max_resolution) - math.log(base_resolution)) / (n_levels - 1))
-    return [min(max_resolution, int(math.floor(base_resolution * growth ** l + 1e-9))) for l in range(n_levels)]
+    return [min(max_resolution, math.floor(base_resolution * growth ** l + 1e-9)) for l in range(n_levels)]
 
 
 # ---------------------------------------------------------------------------- multi-resolution grids
@@ -171,6 +179,8 @@ class _MultiResolutionGrid(nn.Module):
         strides = torch.stack([(self._cells + 1) ** (in_dim - 1 - i) for i in range(in_dim)], -1)
         self.register_buffer("_strides", strides, persistent=False)   # [L, d], axis 0 slowest
         self.register_buffer("_primes", torch.tensor(HASH_PRIMES[:in_dim]), persistent=False)
+        # level sizes grow with the resolution, so the hashed levels are the last ones
+        self.n_dense = sum(not h for h in self.hashed)
 
     @property
     def n_levels(self) -> int:
@@ -196,17 +206,48 @@ class _MultiResolutionGrid(nn.Module):
         local = torch.where(self._hashed, torch.remainder(hashed, self._sizes), dense)
         return local + self._offsets
 
+    def _corner_rows(self, lower: torch.Tensor) -> torch.Tensor:
+        r"""Table rows of the ``2^d`` corners of the cells with lower corners ``[n, L, d]``, ``[n, L, 2^d]``.
+
+        The rows :meth:`level_index` gives each corner, built from per-axis terms (a dense row is a
+        sum of ``c_i s_i``, a hash an XOR of ``c_i \pi_i``, with ``c_i`` the lower or upper node of
+        axis ``i``) combined by broadcasting: ``O(2^d)`` integer operations per level instead of
+        ``O(d 2^d)``. Hashed levels all have ``T`` rows; a power of two ``T`` takes a bit mask.
+        """
+        nodes = lower.unsqueeze(-1) + torch.arange(2, device=lower.device)           # [n, L, d, 2]
+        parts = []
+        if self.n_dense:
+            terms = nodes[:, :self.n_dense] * self._strides[:self.n_dense, :, None]   # [n, Ld, d, 2]
+            rows = terms[..., 0, :]
+            for i in range(1, self.in_dim):
+                rows = (rows.unsqueeze(-1) + terms[..., i, None, :]).flatten(-2)
+            parts.append(rows)
+        if self.n_dense < self.n_levels:
+            terms = nodes[:, self.n_dense:] * self._primes[:, None]                 # [n, Lh, d, 2]
+            rows = terms[..., 0, :]
+            for i in range(1, self.in_dim):
+                rows = torch.bitwise_xor(rows.unsqueeze(-1), terms[..., i, None, :]).flatten(-2)
+            size = self.level_sizes[-1]  # every hashed level has the full table of T rows
+            parts.append(torch.bitwise_and(rows, size - 1) if size & (size - 1) == 0 else torch.remainder(rows, size))
+        rows = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+        return rows + self._offsets[:, None]
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         if not isinstance(u, torch.Tensor) or u.ndim < 1 or u.shape[-1] != self.in_dim:
             raise ValueError(f"u: expected unit coordinates of shape [..., {self.in_dim}], "
                              f"got {tuple(getattr(u, 'shape', ()))}")
         lead = u.shape[:-1]
         u = u.reshape(-1, 1, self.in_dim)                                       # [n, 1, d]
-        lower, weights = _cell_and_weights(u * self._cells[:, None].to(u.dtype), self._cells[:, None])
-        corners = lower.unsqueeze(-2) + _corner_offsets(self.in_dim, u.device)  # [n, L, 2^d, d]
-        index = self.level_index(corners.transpose(-2, -3))                     # [n, 2^d, L]
-        values = self.table.index_select(0, index.reshape(-1)).reshape(*index.shape, -1)
-        out = (values * weights.transpose(-1, -2).unsqueeze(-1)).sum(1)         # [n, L, F]
+        pos = u * self._cells[:, None].to(u.dtype)                              # [n, L, d]
+        lower = torch.minimum(torch.floor(pos.detach()).clamp_min(0), (self._cells[:, None] - 1).to(u.dtype))
+        t = pos - lower
+        pair = torch.stack([1 - t, t], -1)                                      # [n, L, d, 2]
+        weights = pair[..., 0, :]
+        for i in range(1, self.in_dim):  # outer product over axes, axis 0 slowest like _corner_offsets
+            weights = (weights.unsqueeze(-1) * pair[..., i, None, :]).flatten(-2)   # [n, L, 2^d]
+        rows = self._corner_rows(lower.long())                                  # [n, L, 2^d]
+        values = self.table.index_select(0, rows.reshape(-1)).reshape(*rows.shape, -1)
+        out = (values * weights.unsqueeze(-1)).sum(-2)                          # [n, L, F]
         return out.reshape(*lead, self.out_features)
 
 
@@ -355,9 +396,9 @@ class GridField(Field):
             raise TypeError(f"config: expected a GridFieldConfig, got {type(config).__name__}")
         super().__init__(config.domain(), config.out_channels)
         self.config = config
-        common = dict(n_levels=config.n_levels, features_per_level=config.features_per_level,
-                      base_resolution=config.base_resolution, max_resolution=config.max_resolution,
-                      init_scale=config.init_scale, seed=config.seed)
+        common = {"n_levels": config.n_levels, "features_per_level": config.features_per_level,
+                  "base_resolution": config.base_resolution, "max_resolution": config.max_resolution,
+                  "init_scale": config.init_scale, "seed": config.seed}
         if config.encoding == "hash":
             self.encoding = HashGridEncoding(self.in_dim, hashmap_size=config.hashmap_size, **common)
         else:

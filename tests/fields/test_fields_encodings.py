@@ -10,8 +10,16 @@ import torch
 import sciml
 from sciml import Domain
 from sciml.fields import gradient, hessian
-from sciml.fields.encodings import (HASH_PRIMES, DenseGridEncoding, GridField, GridFieldConfig, HashGridEncoding,
-                                    level_resolutions, multilinear_interpolate)
+from sciml.fields.encodings import (
+    HASH_PRIMES,
+    DenseGridEncoding,
+    GridField,
+    GridFieldConfig,
+    HashGridEncoding,
+    _corner_offsets,
+    level_resolutions,
+    multilinear_interpolate,
+)
 
 
 def _multilinear_function(u, coeffs):
@@ -122,7 +130,7 @@ def test_dense_and_hash_encodings_match_a_pointwise_reference():
 
 
 def test_hash_encoding_with_a_big_table_is_the_dense_encoding():
-    kwargs = dict(n_levels=3, features_per_level=2, base_resolution=3, max_resolution=12, init_scale=0.5, seed=4)
+    kwargs = {"n_levels": 3, "features_per_level": 2, "base_resolution": 3, "max_resolution": 12, "init_scale": 0.5, "seed": 4}
     dense = DenseGridEncoding(2, **kwargs)
     hashed = HashGridEncoding(2, hashmap_size=13 ** 2, **kwargs)
     assert not any(hashed.hashed)
@@ -153,6 +161,18 @@ def test_hash_collisions_share_features_when_the_table_is_smaller_than_the_grid(
     dense = DenseGridEncoding(2, n_levels=2, features_per_level=1, base_resolution=4, max_resolution=32).double()
     dense(ua)[0, 1].backward()
     assert float(dense.table.grad[dense.level_sizes[0]:].abs().sum()) == 1.0  # only node a's own row
+
+
+@pytest.mark.parametrize("d, hashmap_size", [(2, 50), (3, 256), (3, 300), (3, 10 ** 6), (1, 3)])  # 256: bit mask
+def test_corner_rows_by_broadcasting_match_level_index_corner_by_corner(d, hashmap_size):
+    # the forward pass builds the 2^d rows of a cell from per-axis terms; level_index hashes each corner on its own
+    enc = HashGridEncoding(d, n_levels=4, base_resolution=2, max_resolution=40, hashmap_size=hashmap_size)
+    gen = torch.Generator().manual_seed(3)
+    lower = torch.stack([torch.randint(n, (64, d), generator=gen) for n in enc.resolutions], 1)   # [64, L, d]
+    corners = lower.unsqueeze(-2) + _corner_offsets(d, None)                                        # [64, L, 2^d, d]
+    expected = enc.level_index(corners.transpose(1, 2)).transpose(1, 2)                             # [64, L, 2^d]
+    assert torch.equal(enc._corner_rows(lower), expected)
+    assert enc.n_dense == sum(not h for h in enc.hashed)
 
 
 def test_level_resolutions_grow_geometrically():

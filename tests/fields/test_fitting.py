@@ -7,8 +7,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+
+from sciml.domain import Domain
 from sciml.fields.base import Field
 from sciml.fields.fitting import (
+    SDF_EIKONAL_WEIGHT,
+    default_eikonal_weight,
     default_learning_rate,
     fit_image,
     fit_occupancy,
@@ -18,8 +22,6 @@ from sciml.fields.geometry import NotWatertightWarning, TriangleSurface, icosphe
 from sciml.fields.images import image_to_sampled
 from sciml.fields.metrics import volumetric_iou
 from sciml.fields.surface import extract_surface
-
-from sciml.domain import Domain
 
 CENTER = np.array([0.5, 0.45, 0.55])
 RADIUS = 0.3
@@ -176,3 +178,43 @@ def test_sdf_fits_use_their_own_learning_rates_and_reject_unknown_objectives():
     assert default_learning_rate(siren, "image") == default_learning_rate(siren) == LEARNING_RATES["siren"]
     with pytest.raises(ValueError, match="objective: expected one of"):
         default_learning_rate(siren, "volume")
+
+
+def test_sdf_eikonal_weight_defaults_per_field_type(sphere):
+    from sciml.fields.encodings import GridField
+    from sciml.fields.mlp import SIREN
+
+    grid = GridField.for_domain(Domain.unit(3), n_levels=2, max_resolution=8, width=8, depth=1)
+    assert default_eikonal_weight(grid) == 0.0
+    assert default_eikonal_weight(SIREN.for_domain(Domain.unit(3), width=4, depth=1)) == SDF_EIKONAL_WEIGHT == 0.1
+    ball = LearnableBall()
+    assert default_eikonal_weight(ball) == SDF_EIKONAL_WEIGHT
+    ball.default_eikonal_weight = 0.3
+    assert default_eikonal_weight(ball) == 0.3
+    # the grid's default is the explicit weight 0 (same seed, same losses step by step), not 0.1
+    runs = [fit_sdf(GridField.for_domain(Domain.unit(3), n_levels=2, max_resolution=8, width=8, depth=1), sphere,
+                    steps=5, n_points=300, batch_size=64, progress=False, log_every=1, **kwargs).history
+            for kwargs in ({}, {"eikonal_weight": 0.0}, {"eikonal_weight": 0.1})]
+    losses = [[h["loss"] for h in run] for run in runs]
+    assert losses[0] == losses[1] and losses[0][0] != losses[2][0]  # |grad f| ~ 0 at the start: eikonal ~ 0.1
+
+
+def test_fit_steps_are_plain_adam_with_the_decaying_rate():
+    # fit_image on the Ramp with every pixel per step against a hand-written loop on torch's reference Adam
+    x = np.linspace(0, 1, 6)
+    target = image_to_sampled(np.stack([0.2 + 0.3 * x[:, None] + 0.1 * x[None, :],
+                                        0.5 - 0.2 * x[:, None] * np.ones(6)[None, :]], -1))
+    field, steps, lr = Ramp(), 4, 0.05
+    fit_image(field, target, steps=steps, lr=lr, batch_size=36, progress=False)
+    reference = Ramp()
+    points = target.on.points(dtype=torch.float64)
+    values = target.values[0].reshape(2, -1).T.to(torch.float64)
+    optimizer = torch.optim.Adam(reference.parameters(), lr=lr, foreach=False, fused=False)
+    for step in range(1, steps + 1):
+        optimizer.zero_grad()
+        ((reference(points) - values) ** 2).mean().backward()
+        optimizer.step()
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.1 ** (step / steps)
+    for p, q in zip(field.parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-14)

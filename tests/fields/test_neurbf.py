@@ -32,11 +32,25 @@ def _small(**kw):
 # ----------------------------------------------------------------------------- parameters and budget
 @pytest.mark.parametrize("kw", [dict(), dict(shape="diagonal"), dict(shape="isotropic", learn_kernels=False),
                                 dict(grid_levels=2, grid_resolution=(2, 6)), dict(linear_features=2, depth=1),
-                                dict(frequency_range=None, decoder_frequency_range=None)])
+                                dict(frequency_range=None, decoder_frequency_range=None),
+                                {"n_frequencies": 0}, {"n_frequencies": 2, "grid_levels": 0}])
 def test_count_parameters_equals_the_built_field(kw):
     for domain in (UNIT2, sciml.Domain.unit(3)):
         field = _small(domain=domain, **kw)
         assert field.num_parameters() == NeuRBF.count_parameters(field.config)
+
+
+def test_positional_encoding_is_appended_to_the_decoder_input():
+    field = _small(domain=sciml.Domain(((-1.0, 1.0), (0.0, 2.0), (0.0, 1.0))), n_frequencies=1,
+                   grid_levels=1, grid_features=2, grid_resolution=(2, 2)).double()
+    x = torch.tensor([[0.5, 1.5, 0.25], [-0.8, 0.1, 0.9]], dtype=torch.float64)
+    u = torch.stack([(x[:, 0] + 1) / 2, x[:, 1] / 2, x[:, 2]], -1)
+    v = 2 * u - 1  # gamma(v) = [v, sin(pi v), cos(pi v)] written out by hand
+    pe = torch.cat([v, torch.sin(math.pi * v), torch.cos(math.pi * v)], -1)
+    z = field.first(torch.cat([field.rbf_features(u), field.grid(u), pe], -1))
+    z = z + torch.sin(z * field.decoder_frequencies)
+    torch.testing.assert_close(field(x), field.decoder(z), rtol=1e-12, atol=1e-12)
+    assert field.first.in_features == 6 + 2 + 3 * 3
 
 
 @pytest.mark.parametrize("params", [3_000, 20_000, 100_000])
@@ -185,7 +199,8 @@ def test_fits_a_torus_sdf_in_3d(one_thread):
     y = torus(x)
     grid = sciml.Grid.uniform((16, 16, 16), domain)
     target = sciml.Sampled(torus(grid.points(dtype=torch.float64)).T.reshape(1, 1, 16, 16, 16), grid)
-    field = NeuRBF.for_budget(domain, 6000, features=8, width=16, activation="softplus")
+    field = NeuRBF.for_budget(domain, 6000, features=8, width=16, activation="softplus", frequency_range=(1.0, 16.0),
+                              grid_levels=2, n_frequencies=None)  # the settings the numbers above were measured with
     field.init_from_sampled(target, kind="sdf", progress=False)
     near = y.abs()[:, 0] < 0.1
     start = float(((field(x) - y) ** 2)[near].mean().detach().sqrt())
@@ -260,7 +275,8 @@ def test_bad_configs_and_inputs_raise_naming_the_argument():
              (dict(num_kernels=2, neighbours=3), "neighbours"), (dict(frequency_range=(8.0, 1.0)), "frequency_range"),
              (dict(linear_features=9, features=8), "linear_features"), (dict(depth=0), "depth"),
              (dict(activation="swish"), "activation"), (dict(grid_resolution=(8, 4)), "grid_resolution"),
-             (dict(periodic=(True, False)), "periodic"), (dict(feature_scale=-1.0), "feature_scale")]
+             (dict(periodic=(True, False)), "periodic"), (dict(feature_scale=-1.0), "feature_scale"),
+             ({"n_frequencies": -1}, "n_frequencies")]
     for kw, name in cases:
         with pytest.raises((ValueError, TypeError), match=f"^{name}:"):
             NeuRBFConfig(bounds=((0, 1), (0, 1)), **kw)

@@ -24,7 +24,7 @@ def _affine_planes(coeffs, resolution):
     return torch.stack([torch.stack([a * S + b * T + d for a, b, d in plane]) for plane in coeffs])
 
 
-def test_triplane_features_are_exact_for_affine_planes_sum_and_concat():
+def test_triplane_features_are_exact_for_affine_planes_sum_concat_and_product():
     gen = torch.Generator().manual_seed(0)
     coeffs = torch.randn(3, 2, 3, dtype=torch.float64, generator=gen)  # [plane, channel, (a, b, d)]
     planes = _affine_planes(coeffs, 7)
@@ -34,6 +34,8 @@ def test_triplane_features_are_exact_for_affine_planes_sum_and_concat():
     torch.testing.assert_close(triplane_features(planes, u, "sum"), per_plane.sum(0), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(triplane_features(planes, u, "concat"),
                                per_plane.permute(1, 0, 2).reshape(25, 6), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(triplane_features(planes, u, "product"), per_plane[0] * per_plane[1] * per_plane[2],
+                               rtol=1e-12, atol=1e-12)
     batched = triplane_features(planes.expand(4, *planes.shape), u.expand(4, 25, 3))
     torch.testing.assert_close(batched, per_plane.sum(0).expand(4, 25, 2), rtol=1e-12, atol=1e-12)
 
@@ -248,3 +250,14 @@ def test_batched_fit_on_cuda_matches_cpu():
         fit_batched_sdf(model, x.to(device), y.to(device), steps=10, loss="mse", progress=False)
         results[device] = model(x.to(device)).cpu()
     torch.testing.assert_close(results["cuda"], results["cpu"], rtol=1e-8, atol=1e-9)
+
+
+def test_triplane_product_planes_start_near_one_and_have_exact_derivatives():
+    config = TriPlaneConfig(resolution=6, channels=2, aggregate="product", width=8, depth=1, init_scale=0.1)
+    field = TriPlane(config).double()
+    # planes are 1 + N(0, 0.1^2): mean within 5 standard errors of 1 (3 * 2 * 36 = 216 samples)
+    assert abs(float(field.planes.detach().mean()) - 1.0) < 5 * 0.1 / math.sqrt(216)
+    assert config.decoder_in_features == 2 + 3 * 5
+    x = (0.02 + 0.96 * torch.rand(4, 3, dtype=torch.float64)).requires_grad_(True)
+    assert torch.autograd.gradcheck(field, (x,), eps=1e-6, atol=1e-6)
+    assert torch.autograd.gradgradcheck(field, (x,), eps=1e-6, atol=1e-6)

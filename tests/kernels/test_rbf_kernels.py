@@ -21,8 +21,14 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.kernels.rbf import (KDTREE_FROM, RBF_FAMILIES, nearest_kernels, normalized_rbf_weights, rbf_values,
-                               weighted_kmeans)
+from sciml.kernels.rbf import (
+    KDTREE_FROM,
+    RBF_FAMILIES,
+    nearest_kernels,
+    normalized_rbf_weights,
+    rbf_values,
+    weighted_kmeans,
+)
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 SMOOTH = ("gaussian", "inverse_quadric", "inverse_multiquadric", "super_gaussian")
