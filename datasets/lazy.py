@@ -128,7 +128,7 @@ class LazyOperatorDataset(Dataset):
     """
 
     def __init__(self, path, layout: StoreLayout, grid: sciml.Grid, *, n: int | None = None,
-                 pairing: Pairing = Pairing(), target_grid: sciml.Grid | None = None,
+                 pairing: Pairing = Pairing(), target_grid: sciml.Grid | None = None,  # noqa: B008 (frozen dataclass)
                  dtype: torch.dtype = torch.float32, block_size: int | None = None,
                  channel_names: tuple[list, list] | None = None, cached_blocks: int = 2, attrs: dict | None = None):
         self.path = os.fspath(path)
@@ -162,7 +162,7 @@ class LazyOperatorDataset(Dataset):
         return state
 
     def _store_block(self) -> int:
-        var = self.dataset[self.layout.outputs[0]] if self.layout.outputs[0] in self.dataset else None
+        var = self.dataset.get(self.layout.outputs[0])
         chunks = getattr(var, "chunksizes", None) or {}
         sizes = chunks.get(self.layout.sample_dim)
         return int(sizes[0]) if sizes else max(1, self.n_samples)

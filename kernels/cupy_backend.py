@@ -228,9 +228,9 @@ def _cupy_on(tensor: torch.Tensor):
     cupy = import_cupy()
     device = tensor.device.index if tensor.device.index is not None else torch.cuda.current_device()
     stream = torch.cuda.current_stream(device)
-    with cupy.cuda.Device(device), cupy.cuda.using_allocator(_torch_allocator().malloc):
-        with _external_stream(cupy, stream.cuda_stream, device):
-            yield cupy
+    with cupy.cuda.Device(device), cupy.cuda.using_allocator(_torch_allocator().malloc), \
+            _external_stream(cupy, stream.cuda_stream, device):
+        yield cupy
 
 
 class _StreamHandle:

@@ -153,7 +153,7 @@ def _gather_windows(x: torch.Tensor, indices: list[torch.Tensor]) -> torch.Tenso
     for axis, index in enumerate(indices):
         dim = 2 + 2 * axis                                   # earlier axes became (P, w) pairs
         x = x.index_select(dim, index.reshape(-1)).unflatten(dim, tuple(index.shape))
-    batch, channels = x.shape[:2]
+    channels = x.shape[1]
     # [B, C, P_0, w_0, ..., P_{d-1}, w_{d-1}] -> [B, P_0, ..., P_{d-1}, C, w_0, ..., w_{d-1}]
     order = [0] + [2 + 2 * a for a in range(d)] + [1] + [3 + 2 * a for a in range(d)]
     x = x.permute(order)

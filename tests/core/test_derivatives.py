@@ -183,7 +183,7 @@ def test_argument_errors_name_the_argument():
 
 def test_half_precision_values_keep_their_dtype():
     grid = _periodic_grid((16, 8))
-    x, y = grid.mesh().unbind(-1)
+    x, _ = grid.mesh().unbind(-1)
     du = partial(torch.sin(3 * x).to(torch.bfloat16), grid, 0)
     assert du.dtype == torch.bfloat16
     torch.testing.assert_close(du.double(), 3 * torch.cos(3 * x), atol=0.05, rtol=0)

@@ -59,7 +59,7 @@ class HeatProblem(PDEProblem):
     input_names = ("u0",)
     output_names = ("u",)
     output_time_dim = "t"
-    units = {"x": "m", "t": "s", "u": "K", "u0": "K"}
+    units = {"x": "m", "t": "s", "u": "K", "u0": "K"}  # noqa: RUF012 (read-only)
 
     def grid(self) -> sciml.Grid:
         return sciml.Grid.uniform(self.config.resolution, sciml.Domain.unit(1, periodic=True))

@@ -245,7 +245,7 @@ def test_mapping_reads_plain_hdf5_with_coordinates(tmp_path):
 
 
 def test_mapping_errors_name_file_variable_and_sample(tmp_path):
-    ds, a, u = _labelled()
+    ds, _, _ = _labelled()
     path = tmp_path / "f.nc"
     ds.to_netcdf(path, engine="h5netcdf")
     with pytest.raises(DataFileError, match=r"f.nc: no known layout; pass mapping="):
