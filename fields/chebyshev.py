@@ -52,7 +52,7 @@ from sciml.registry import register_model
 from sciml.sampled import Sampled
 
 from .base import Field, FieldConfig
-from .tucker import contract_core, field_sampled_on_grid, sample_function
+from .tucker import contract_core, field_sampled_on_grid, floating_dtype, sample_function
 
 __all__ = ["ChebyshevField", "ChebyshevFieldConfig", "chebyshev_basis", "chebyshev_coefficients",
            "chebyshev_values"]
@@ -146,6 +146,14 @@ def _coefficients_to_values(coefficients: torch.Tensor) -> torch.Tensor:
     return _dct1(coefficients * scale).flip(-1)
 
 
+def check_degrees(degrees, ndim: int, label: str) -> tuple[int, ...]:
+    """``ndim`` polynomial degrees as non-negative ints, or a ``ValueError`` naming ``label``."""
+    sizes = tuple(degrees) if isinstance(degrees, (tuple, list)) else ()
+    if len(sizes) != ndim or any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in sizes):
+        raise ValueError(f"{label}: expected {ndim} non-negative ints, got {degrees!r}")
+    return sizes
+
+
 # -- the field -------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class ChebyshevFieldConfig(FieldConfig):
@@ -187,12 +195,8 @@ class ChebyshevField(Field):
         if not isinstance(config, ChebyshevFieldConfig):
             raise TypeError(f"config: expected a ChebyshevFieldConfig, got {type(config).__name__}")
         super().__init__(config.domain(), config.out_channels)
-        sizes = tuple(config.degrees)
-        if len(sizes) != self.in_dim or any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in sizes):
-            raise ValueError(f"config.degrees: expected {self.in_dim} non-negative ints, got {config.degrees!r}")
-        dtype = getattr(torch, config.dtype, None)
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise ValueError(f"config.dtype: expected a torch floating dtype name, got {config.dtype!r}")
+        sizes = check_degrees(config.degrees, self.in_dim, "config.degrees")
+        dtype = floating_dtype(config.dtype, "config.dtype")
         self.config = config
         self.coefficients = nn.Parameter(torch.zeros(config.out_channels, *(n + 1 for n in sizes), dtype=dtype))
 

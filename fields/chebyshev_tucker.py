@@ -78,7 +78,7 @@ from sciml.registry import register_model
 from sciml.sampled import Sampled
 
 from .base import Field, FieldConfig
-from .chebyshev import ChebyshevField, chebyshev_basis, chebyshev_coefficients
+from .chebyshev import ChebyshevField, chebyshev_basis, chebyshev_coefficients, check_degrees
 from .separable import SeparableSum
 from .tucker import (
     _check_sampled,
@@ -86,6 +86,7 @@ from .tucker import (
     check_ranks,
     contract_core,
     field_sampled_on_grid,
+    floating_dtype,
     grid_values,
     hooi,
     hosvd,
@@ -145,14 +146,9 @@ class ChebyshevTuckerField(Field):
         if not isinstance(config, ChebyshevTuckerFieldConfig):
             raise TypeError(f"config: expected a ChebyshevTuckerFieldConfig, got {type(config).__name__}")
         super().__init__(config.domain(), config.out_channels)
-        degrees = tuple(config.degrees)
-        if len(degrees) != self.in_dim or any(isinstance(n, bool) or not isinstance(n, int) or n < 0
-                                              for n in degrees):
-            raise ValueError(f"config.degrees: expected {self.in_dim} non-negative ints, got {config.degrees!r}")
+        degrees = check_degrees(config.degrees, self.in_dim, "config.degrees")
         ranks = check_ranks(tuple(config.ranks), [n + 1 for n in degrees], "config.ranks")
-        dtype = getattr(torch, config.dtype, None)
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise ValueError(f"config.dtype: expected a torch floating dtype name, got {config.dtype!r}")
+        dtype = floating_dtype(config.dtype, "config.dtype")
         self.config = config
         self.core = nn.Parameter(torch.zeros(config.out_channels, *ranks, dtype=dtype))
         self.factors = nn.ParameterList([nn.Parameter(torch.zeros(n + 1, r, dtype=dtype))

@@ -197,6 +197,14 @@ def left_singular_vectors(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return u, s
 
 
+def floating_dtype(name: str, label: str) -> torch.dtype:
+    """The torch floating dtype called ``name`` (``"float64"``), or a ``ValueError`` naming ``label``."""
+    dtype = getattr(torch, name, None) if isinstance(name, str) else None
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"{label}: expected a torch floating dtype name, got {name!r}")
+    return dtype
+
+
 def check_ranks(rank, limits: Sequence[int], name: str) -> tuple[int, ...]:
     """Ranks as a tuple of ints in ``[1, limit]`` per mode (an int means the same for all)."""
     ranks = (rank,) * len(limits) if isinstance(rank, int) and not isinstance(rank, bool) else rank
@@ -347,9 +355,7 @@ class TuckerField(Field):
         if not isinstance(grid, Grid) or grid.ndim != self.in_dim:
             raise ValueError(f"config.grid: expected a {self.in_dim}D Grid (dict), got {config.grid!r}")
         ranks = check_ranks(tuple(config.ranks), grid.shape, "config.ranks")
-        dtype = getattr(torch, config.dtype, None)
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise ValueError(f"config.dtype: expected a torch floating dtype name, got {config.dtype!r}")
+        dtype = floating_dtype(config.dtype, "config.dtype")
         self.config, self.grid = config, grid
         self.core = nn.Parameter(torch.zeros(config.out_channels, *ranks, dtype=dtype))
         self.factors = nn.ParameterList([nn.Parameter(torch.zeros(n, r, dtype=dtype))
