@@ -49,16 +49,22 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
+#: ``--clock``: wall seconds, or this process's CPU seconds (steadier with one thread on a shared machine)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+CLOCK = "wall"
+
+
 def median_ms(step, device, warmup: int, reps: int, reduce=statistics.median) -> float:
+    now = CLOCKS["wall" if device.type == "cuda" else CLOCK]
     for _ in range(warmup):
         step()
     _sync(device)
     times = []
     for _ in range(reps):
-        start = time.perf_counter()
+        start = now()
         step()
         _sync(device)
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return 1e3 * reduce(times)
 
 
@@ -408,8 +414,12 @@ def main(argv=None):
                         help="factorization rank: a float is a fraction of the dense parameters (default 0.1)")
     parser.add_argument("--batches", type=int, nargs="+", help="batch sizes of --contraction (default --batch)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="CPU runs: wall seconds or process CPU seconds (use cpu with --threads 1 when shared)")
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = args.clock
     if args.quick:
         args.sizes, args.channels, args.modes, args.reps = [64, 128, 256], [32], [16], 5
     if args.threads:

@@ -6,25 +6,41 @@ work is one dense GEMM per axis, which BLAS runs near peak. The maps are exactly
 of :mod:`sciml.kernels.fft` (same block layout, same norms, same treatment of the
 DC/Nyquist imaginary parts), so gradients come from autograd through the GEMMs.
 
-Complex numbers are carried as real pairs ``[..., 2]``. Along the last axis the
-forward map is ``x @ F`` with the real ``[N, 2m]`` matrix
+Complex numbers are carried as real pairs on an explicit *pair axis* (``p`` on input,
+``q`` on output, index 0 the real and 1 the imaginary part), placed next to the axis being
+transformed so that each step is one matrix product with no reordering copy. For ``d``
+axes and a batch of ``P`` signals:
 
-.. math::
-    F_{n, (k, \mathrm{re})} = s \cos\theta_{kn}, \quad
-    F_{n, (k, \mathrm{im})} = -s \sin\theta_{kn}, \qquad \theta_{kn} = 2\pi k n / N,
+* forward: the last axis by ``[.., n] @ R`` with the real ``[N, 2m]`` matrix
+  :math:`R_{n,(p,k)} = s\,(\cos\theta_{kn}, -\sin\theta_{kn})`, :math:`\theta_{kn} = 2\pi kn/N`,
+  giving ``[P, n_0, .., n_{d-2}, p, k_{d-1}]``; then every leading axis ``j`` (last to first)
+  contracts its adjacent ``(n_j, p)`` with the ``[4m, 2N]`` real matrix of
+  :math:`(a, b) \mapsto (a\cos\theta + b\sin\theta,\; b\cos\theta - a\sin\theta)`, whose
+  output ``(q, k_j)`` lands in front of the modes already done. The first axis is applied as
+  a batched product with the transposed operands (measured faster than the broadcast
+  product on CPU), which leaves it last: ``[P, k_1, .., k_{d-1}, q, k_0]``.
+* inverse (from ``[P, q, k_0, .., k_{d-1}]``): every leading axis maps ``(q, k_j)`` to
+  ``(n_j, p)`` by :math:`e^{+i\theta}`, then the last axis is ``[.., (p, k)] @ G`` with
+  :math:`G_{(p,k),n} = s\,c_k\,(\cos\theta_{kn}, -\sin\theta_{kn})` (multiplicities
+  :math:`c_k`, so the DC/Nyquist imaginary rows vanish on their own).
 
-and the inverse is ``z @ G`` with :math:`G_{(k,\mathrm{re}), n} = s\,c_k \cos\theta_{kn}`,
-:math:`G_{(k,\mathrm{im}), n} = -s\,c_k \sin\theta_{kn}` (multiplicities :math:`c_k`, so the
-DC/Nyquist imaginary rows vanish on their own). On the leading axes a complex DFT
-:math:`e^{\mp i\theta}` acts on the interleaved pairs through the ``[2N, 4m]`` (or
-``[4m, 2N]``) real matrix of the map :math:`(a, b) \mapsto (a\cos\theta \pm b\sin\theta,
-b\cos\theta \mp a\sin\theta)`. Matrices are built in float64 and cached per size,
-modes, norm, dtype and device (:data:`CACHE_SIZE` entries, the kernels' one cache setting).
+Leading axes with exactly ``N = 2m`` points get their Nyquist row halved inside the forward
+matrix (the convention of :func:`~sciml.kernels.fft.halve_aliased_nyquist`).
+
+Two layouts are offered on top: the complex retained block (:func:`rfft_modes_dft`,
+:func:`irfft_modes_dft`, the contract of :mod:`sciml.kernels.fft`) and the **modes-first**
+real layout ``[K, B, 2C]`` of :func:`~sciml.kernels.mixing.to_modes_first`
+(:func:`rfft_modes_first`, :func:`irfft_modes_first`), in which every spectral weight
+contracts (:meth:`~sciml.kernels.SpectralWeight.contract_modes_first`). A spectral layer on
+the DFT path goes from the grid to that layout and back with one reordering copy each way
+and never forms a complex tensor. Matrices are built in float64 and cached per size, modes,
+norm, dtype and device (:data:`CACHE_SIZE` entries, the kernels' one cache setting).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -32,10 +48,18 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from ._validate import as_int_tuple, as_working_complex, as_working_real, check_norm, modes_of_block, multiplicities
-from .fft import check_forward_size, check_inverse_size, halve_aliased_nyquist
+from ._validate import (
+    as_int_tuple,
+    as_working_complex,
+    as_working_real,
+    block_shape,
+    check_norm,
+    modes_of_block,
+    multiplicities,
+)
+from .fft import check_forward_size, check_inverse_size, check_output_size
 
-__all__ = ["CACHE_SIZE", "bounded_cache", "irfft_modes_dft", "rfft_modes_dft"]
+__all__ = ["CACHE_SIZE", "bounded_cache", "irfft_modes_dft", "irfft_modes_first", "rfft_modes_dft", "rfft_modes_first"]
 
 #: Entries kept by each cache of precomputed transform data in :mod:`sciml.kernels`, least recently
 #: used evicted first. It is the one setting for all of them -- the DFT matrices here (float64
@@ -98,14 +122,10 @@ def rfft_modes_dft(x: torch.Tensor, modes: Sequence[int], norm: str = "forward")
     check_norm(norm)
     check_forward_size(x, modes)
     d = len(modes)
-    sizes = x.shape[-d:]
-    scale = _axis_scale(norm, "forward")
-    matrix = _matrix("r2c", sizes[-1], modes[-1], scale(sizes[-1]), x.dtype, x.device)
-    pairs = (x @ matrix).unflatten(-1, (modes[-1], 2))
-    for axis in range(d - 1):
-        matrix = _matrix("c2c_forward", sizes[axis], modes[axis], scale(sizes[axis]), x.dtype, x.device)
-        pairs = _apply_to_pairs(pairs, axis - d - 1, matrix)
-    return halve_aliased_nyquist(torch.view_as_complex(pairs.contiguous()), sizes, modes)
+    lead, block = x.shape[:-d], block_shape(modes)
+    pairs = _forward(x.reshape(-1, *x.shape[-d:]), modes, norm)            # [P, k_1.., q, k_0]
+    pairs = pairs.movedim(-2, 1).movedim(-1, 2) if d > 1 else pairs        # [P, q, k_0, k_1, ..]
+    return torch.complex(pairs[:, 0], pairs[:, 1]).reshape(*lead, *block)
 
 
 def irfft_modes_dft(coefficients: torch.Tensor, size: Sequence[int], norm: str = "forward") -> torch.Tensor:
@@ -122,22 +142,106 @@ def irfft_modes_dft(coefficients: torch.Tensor, size: Sequence[int], norm: str =
     check_norm(norm)
     size = check_inverse_size(coefficients, size)
     d = len(size)
-    modes = modes_of_block(coefficients.shape[-d:], "coefficients")
-    real = coefficients.real.dtype
+    block = coefficients.shape[-d:]
+    flat = coefficients.reshape(-1, *block)
+    pairs = torch.stack([flat.real, flat.imag], dim=1)                     # [P, q, *block]
+    return _inverse(pairs, size, norm).reshape(*coefficients.shape[:-d], *size)
+
+
+def rfft_modes_first(x: torch.Tensor, modes: Sequence[int], norm: str = "forward") -> torch.Tensor:
+    r"""Retained block of real ``x [B, C, *spatial]`` in the modes-first real layout ``[K, B, 2C]``.
+
+    Row ``k`` (the retained block flattened in C order) holds :math:`[\Re \hat x_k \,|\, \Im \hat x_k]`
+    of every sample, exactly :func:`~sciml.kernels.mixing.to_modes_first` of
+    :func:`rfft_modes_dft`, computed without a complex intermediate.
+
+    Examples
+    --------
+    >>> from sciml.kernels.mixing import to_modes_first
+    >>> x = torch.randn(2, 3, 16, 12, dtype=torch.float64)
+    >>> torch.allclose(rfft_modes_first(x, (4, 5)), to_modes_first(rfft_modes_dft(x, (4, 5))))
+    True
+    """
+    x = as_working_real(x, "x")
+    modes = as_int_tuple(modes, "modes")
+    check_norm(norm)
+    d = len(modes)
+    if x.ndim != d + 2:
+        raise ValueError(f"x: expected [batch, channels, *spatial] with {d} spatial axes, got shape {tuple(x.shape)}")
+    check_forward_size(x, modes)
+    batch, channels = x.shape[:2]
+    pairs = _forward(x.reshape(batch * channels, *x.shape[2:]), modes, norm)   # [BC, k_1.., q, k_0]
+    pairs = pairs.reshape(batch, channels, *pairs.shape[1:])
+    if d == 1:                                                                 # [B, C, q, k_0]
+        order = (3, 0, 2, 1)
+    else:                                                                      # -> [k_0, k_1.., B, q, C]
+        order = (d + 2, *range(2, d + 1), 0, d + 1, 1)
+    return pairs.permute(order).reshape(math.prod(block_shape(modes)), batch, 2 * channels)
+
+
+def irfft_modes_first(stacked: torch.Tensor, modes: Sequence[int], size: Sequence[int],
+                      norm: str = "forward") -> torch.Tensor:
+    """Real signals ``[B, O, *size]`` from a retained block in the modes-first layout ``[K, B, 2O]``.
+
+    The inverse counterpart of :func:`rfft_modes_first`: equal to
+    :func:`irfft_modes_dft` of :func:`~sciml.kernels.mixing.from_modes_first` of ``stacked``.
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 3, 16, 12, dtype=torch.float64)
+    >>> y = irfft_modes_first(rfft_modes_first(x, (4, 5)), (4, 5), (16, 12))
+    >>> torch.allclose(y, irfft_modes_dft(rfft_modes_dft(x, (4, 5)), (16, 12)))
+    True
+    """
+    modes = as_int_tuple(modes, "modes")
+    check_norm(norm)
+    block = block_shape(modes)
+    if (not isinstance(stacked, torch.Tensor) or stacked.ndim != 3 or stacked.shape[0] != math.prod(block)
+            or stacked.shape[2] % 2):
+        raise ValueError(f"stacked: expected a real tensor [K={math.prod(block)}, batch, 2 * channels] for modes "
+                         f"{modes}, got {tuple(stacked.shape) if isinstance(stacked, torch.Tensor) else type(stacked).__name__}")
+    stacked = as_working_real(stacked, "stacked")
+    _, batch, twice = stacked.shape
+    size = check_output_size(block, size)
+    pairs = stacked.reshape(-1, batch, 2, twice // 2).permute(1, 3, 2, 0)      # [B, O, q, K]
+    pairs = pairs.reshape(batch * (twice // 2), 2, *block)
+    return _inverse(pairs, size, norm).reshape(batch, twice // 2, *size)
+
+
+def _forward(x: torch.Tensor, modes: Sequence[int], norm: str) -> torch.Tensor:
+    """``x [P, *sizes]`` real to the block as real pairs ``[P, k_1, .., k_{d-1}, q, k_0]`` (``[P, q, k_0]`` in 1D)."""
+    d = len(modes)
+    sizes = x.shape[1:]
+    scale = _axis_scale(norm, "forward")
+    matrix = _matrix("r2c", sizes[-1], modes[-1], scale(sizes[-1]), x.dtype, x.device)
+    state = x.reshape(-1, sizes[-1]) @ matrix                                  # [P, n_0.., n_{d-2}, (p, k_last)]
+    rest = modes[-1]
+    for axis in range(d - 2, -1, -1):                                          # contract (n_j, p) -> (q, k_j)
+        prefix = x.shape[0] * math.prod(sizes[:axis])
+        matrix = _matrix("c2c_forward", sizes[axis], modes[axis], scale(sizes[axis]), x.dtype, x.device)
+        state = state.reshape(prefix, 2 * sizes[axis], rest)
+        if axis:
+            state = torch.matmul(matrix, state)                                # [prefix, (q, k_j), rest]
+        else:                                                                  # [P, rest, (q, k_0)]
+            state = torch.bmm(state.mT, matrix.T.expand(prefix, -1, -1))
+        rest *= 2 * modes[axis]
+    block = block_shape(modes)
+    return state.reshape(x.shape[0], *block[1:], 2, block[0]) if d > 1 else state.reshape(x.shape[0], 2, modes[0])
+
+
+def _inverse(pairs: torch.Tensor, size: Sequence[int], norm: str) -> torch.Tensor:
+    """Real pairs ``[P, q, *block]`` to real signals ``[P, *size]``."""
+    d = len(size)
+    block = pairs.shape[2:]
+    modes = modes_of_block(block, "coefficients")
     scale = _axis_scale(norm, "inverse")
-    pairs = torch.view_as_real(coefficients)
-    for axis in range(d - 1):
-        matrix = _matrix("c2c_inverse", size[axis], modes[axis], scale(size[axis]), real, coefficients.device)
-        pairs = _apply_to_pairs(pairs, axis - d - 1, matrix)
-    matrix = _matrix("c2r", size[-1], modes[-1], scale(size[-1]), real, coefficients.device)
-    return pairs.flatten(-2) @ matrix
-
-
-def _apply_to_pairs(pairs: torch.Tensor, dim: int, matrix: torch.Tensor) -> torch.Tensor:
-    """Apply a real pair-map ``matrix`` ``[2 n_in, 2 n_out]`` along axis ``dim`` of ``pairs [..., 2]``."""
-    moved = pairs.movedim(dim, -2)
-    out = moved.flatten(-2) @ matrix
-    return out.unflatten(-1, (-1, 2)).movedim(-2, dim)
+    state = pairs
+    for axis in range(d - 1):                                                  # (q, k_j) -> (n_j, p)
+        prefix = pairs.shape[0] * math.prod(size[:axis])
+        matrix = _matrix("c2c_inverse", size[axis], modes[axis], scale(size[axis]), pairs.dtype, pairs.device)
+        state = torch.matmul(matrix, state.reshape(prefix, 2 * block[axis], math.prod(block[axis + 1:])))
+    matrix = _matrix("c2r", size[-1], modes[-1], scale(size[-1]), pairs.dtype, pairs.device)
+    return (state.reshape(-1, 2 * modes[-1]) @ matrix).reshape(pairs.shape[0], *size)
 
 
 def _axis_scale(norm: str, direction: str):
@@ -160,21 +264,22 @@ def _torch_matrix(kind, n, m, scale, dtype, device) -> torch.Tensor:
 
 @bounded_cache
 def _numpy_matrix(kind: str, n: int, m: int, scale: float) -> np.ndarray:
-    """The real matrices of the module docstring, float64."""
+    """The real matrices of the module docstring, float64 (pair axes ``p``/``q``: 0 real, 1 imaginary)."""
     samples = np.arange(n)
     if kind in ("r2c", "c2r"):
-        theta = 2 * np.pi * np.outer(samples, np.arange(m)) / n              # [n, m]
+        theta = 2 * np.pi * np.outer(np.arange(m), samples) / n                 # [m, n]
+        rows = np.stack([np.cos(theta), -np.sin(theta)])                         # [(p, k), n]
         if kind == "r2c":
-            return scale * np.stack([np.cos(theta), -np.sin(theta)], axis=-1).reshape(n, 2 * m)
-        weights = multiplicities(n, m)
-        rows = np.stack([np.cos(theta), -np.sin(theta)], axis=-1) * weights[None, :, None]
-        return scale * rows.transpose(1, 2, 0).reshape(2 * m, n)
+            return scale * rows.reshape(2 * m, n).T                              # [n, (p, k)]
+        return scale * (rows * multiplicities(n, m)[None, :, None]).reshape(2 * m, n)
     frequencies = np.concatenate([np.arange(m), np.arange(-m, 0)])
-    theta = 2 * np.pi * np.outer(samples, frequencies) / n                   # [n, 2m]
-    sign = -1.0 if kind == "c2c_forward" else 1.0
-    cos, sin = np.cos(theta), sign * np.sin(theta)
-    # (a + ib) e^{i sign theta} = (a cos - b sin_s) + i (a sin_s + b cos), sin_s = sign * sin
-    block = np.stack([np.stack([cos, sin], axis=-1), np.stack([-sin, cos], axis=-1)], axis=1)  # [n, 2, 2m, 2]
-    if kind == "c2c_forward":
-        return scale * block.reshape(2 * n, 4 * m)
-    return scale * block.transpose(2, 1, 0, 3).reshape(4 * m, 2 * n)
+    theta = 2 * np.pi * np.outer(frequencies, samples) / n                      # [2m, n]
+    cos, sin = np.cos(theta), np.sin(theta)
+    if kind == "c2c_forward":        # (a + ib) e^{-i theta}: rows (q, k), columns (n, p)
+        if n == 2 * m:               # the aliased Nyquist row, halved (fft.halve_aliased_nyquist)
+            cos[m], sin[m] = cos[m] / 2, sin[m] / 2
+        block = np.stack([np.stack([cos, sin], axis=-1), np.stack([-sin, cos], axis=-1)])   # [q, k, n, p]
+        return scale * block.reshape(4 * m, 2 * n)
+    # (a + ib) e^{+i theta}: rows (n, p), columns (q, k)
+    block = np.stack([np.stack([cos.T, -sin.T], axis=1), np.stack([sin.T, cos.T], axis=1)], axis=1)  # [n, p, q, k]
+    return scale * block.reshape(2 * n, 4 * m)

@@ -41,7 +41,6 @@ from .mixing import (
     complex_as_real_matrix,
     from_modes_first,
     mix_modes_first,
-    mix_modes_real,
     mixing_letters,
     to_modes_first,
 )
@@ -76,6 +75,17 @@ DENSE_ENTRY_COST = 32
 def _complex_parameter(shape: Sequence[int], std: float, dtype: torch.dtype) -> nn.Parameter:
     """Complex normal entries of standard deviation ``std`` (``E|w|^2 = std^2``) as real pairs."""
     return nn.Parameter(torch.randn(*shape, 2, dtype=dtype) * (std / math.sqrt(2)))
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"shape {tuple(value.shape)}, dtype {value.dtype}"
+    return type(value).__name__
 
 
 def _c(parameter: torch.Tensor) -> torch.Tensor:
@@ -156,7 +166,9 @@ def _rescale_to_mean_square(parameter: nn.Parameter, squared_norm: float, sizes:
 class SpectralWeight(nn.Module):
     """Base class: a complex weight ``[in, out, *block]`` stored as real parameters.
 
-    Subclasses implement :meth:`to_dense`, :meth:`_contract_direct` and :meth:`cost`.
+    Subclasses implement :meth:`to_dense`, :meth:`_direct_modes_first` (the contraction with the
+    factors, in the modes-first layout) and the cost model (:meth:`_rebuild_cost`,
+    :meth:`_direct_cost`); factorized formats also :meth:`_modes_first_weight`.
     The default initialization gives entries of variance ``2 / (in + out)``
     (Glorot-like, as in neuraloperator), whatever the format.
     """
@@ -194,21 +206,50 @@ class SpectralWeight(nn.Module):
 
     def contract(self, x: torch.Tensor, strategy: str = "auto") -> torch.Tensor:
         r"""``out[b, o, k] = sum_i x[b, i, k] W[i, o, k]`` for ``x`` complex ``[B, in, *block]``."""
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+        _check_strategy(strategy)
         x = as_working_complex(x, "x")
         expected = (self.in_channels, *self.block)
         if tuple(x.shape[1:]) != expected:
             raise ValueError(f"x: expected shape [batch, {', '.join(map(str, expected))}], got {tuple(x.shape)}")
-        if strategy == "auto":
-            strategy = self.choose_strategy(x.shape[0])
-        if strategy == "dense":
-            return self._contract_dense(x)
-        return self._contract_direct(x)
+        return from_modes_first(self.contract_modes_first(to_modes_first(x), strategy), self.block)
 
-    def _contract_dense(self, x: torch.Tensor) -> torch.Tensor:
-        """Rebuild the dense weight, then mix (one real batched GEMM over the modes)."""
-        return mix_modes_real(x, self.dense_pairs().to(x.real.dtype))
+    def contract_modes_first(self, stacked: torch.Tensor, strategy: str = "auto") -> torch.Tensor:
+        r"""The same contraction in the modes-first real layout: ``[K, B, 2 in] -> [K, B, 2 out]``.
+
+        ``stacked[k, b]`` is :math:`[\Re \hat x_{b,:,k} \,|\, \Im \hat x_{b,:,k}]` (see
+        :func:`~sciml.kernels.mixing.to_modes_first`); the DFT path of
+        :class:`~sciml.kernels.SpectralConv` transforms straight into and out of this layout.
+
+        Examples
+        --------
+        >>> weight = DenseSpectralWeight(3, 4, (8, 5))
+        >>> x = torch.randn(2, 3, 8, 5, dtype=torch.complex64)
+        >>> y = from_modes_first(weight.contract_modes_first(to_modes_first(x)), (8, 5))
+        >>> torch.allclose(y, weight.contract(x))
+        True
+        """
+        _check_strategy(strategy)
+        k = math.prod(self.block)
+        if (not isinstance(stacked, torch.Tensor) or stacked.is_complex() or stacked.ndim != 3
+                or stacked.shape[0] != k or stacked.shape[2] != 2 * self.in_channels):
+            raise ValueError(f"stacked: expected a real tensor [K={k}, batch, 2 * in={2 * self.in_channels}], got "
+                             f"{_describe(stacked)}")
+        if strategy == "auto":
+            strategy = self.choose_strategy(stacked.shape[1])
+        if strategy == "dense":
+            return mix_modes_first(stacked, *self._modes_first_weight(stacked.dtype))
+        return self._direct_modes_first(stacked)
+
+    def _modes_first_weight(self, dtype: torch.dtype | None = None):
+        """The dense weight as (real, imag) ``[K, in, out]`` (``K`` retained modes, C order), cast to ``dtype``."""
+        pairs = self.dense_pairs()
+        pairs = pairs if dtype is None else pairs.to(dtype)
+        w = pairs.reshape(self.in_channels, self.out_channels, -1, 2).permute(2, 0, 1, 3)
+        return w[..., 0], w[..., 1]
+
+    def _direct_modes_first(self, stacked: torch.Tensor) -> torch.Tensor:
+        """Contraction with the factors, modes first: ``[K, B, 2 in] -> [K, B, 2 out]``."""
+        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, out_channels={self.out_channels}, block={self.block}"
@@ -236,8 +277,8 @@ class DenseSpectralWeight(SpectralWeight):
     def choose_strategy(self, batch):
         return "dense"
 
-    def _contract_direct(self, x):  # the dense weight is its own "factors"
-        return self._contract_dense(x)
+    def _direct_modes_first(self, stacked):  # the dense weight is its own "factors"
+        return mix_modes_first(stacked, *self._modes_first_weight(stacked.dtype))
 
 
 class _FactorizedSpectralWeight(SpectralWeight):
@@ -254,10 +295,6 @@ class _FactorizedSpectralWeight(SpectralWeight):
     def to_dense(self):
         real, imag = self._modes_first_weight()
         return torch.complex(real, imag).permute(1, 2, 0).reshape(self.in_channels, self.out_channels, *self.block)
-
-    def _contract_dense(self, x):
-        mixed = mix_modes_first(to_modes_first(x), *self._modes_first_weight(x.real.dtype))
-        return from_modes_first(mixed, self.block)
 
 
 class CPSpectralWeight(_FactorizedSpectralWeight):
@@ -309,15 +346,15 @@ class CPSpectralWeight(_FactorizedSpectralWeight):
         return _map(lambda t: t.reshape(-1, self.in_channels, self.out_channels),
                     (weight[:, :size], weight[:, size:]))
 
-    def _contract_direct(self, x):
+    def _direct_modes_first(self, stacked):
         # the per-mode scaling is elementwise: done on interleaved (complex) rank pairs, which
         # torch vectorizes well; four real products on the halves measured 2-3x slower
-        dtype = x.real.dtype
+        dtype = stacked.dtype
         into_rank = _interleave_columns(complex_as_real_matrix(*real_pairs(self.factors[0], dtype)))
-        projected = torch.view_as_complex((to_modes_first(x) @ into_rank).unflatten(-1, (self.rank, 2)))
+        projected = torch.view_as_complex((stacked @ into_rank).unflatten(-1, (self.rank, 2)))
         scaled = torch.view_as_real(projected * torch.complex(*self._mode_product(dtype))[:, None])
         out_of_rank = _interleave_rows(complex_as_real_matrix(*_transpose(real_pairs(self.factors[1], dtype))))
-        return from_modes_first(scaled.flatten(-2) @ out_of_rank, self.block)              # [K, B, 2O]
+        return scaled.flatten(-2) @ out_of_rank                                           # [K, B, 2O]
 
     def _rebuild_cost(self):
         k = math.prod(self.block)
@@ -410,12 +447,12 @@ class TuckerWeightBase(_FactorizedSpectralWeight):
         u, v, *block_factors = self.tucker_factors(dtype)
         return _matmul(_matmul(u, self._reduced_weight(self.tucker_core(dtype), block_factors)), _transpose(v))
 
-    def _contract_direct(self, x):
-        u, v, *block_factors = self.tucker_factors(x.real.dtype)
-        reduced = self._reduced_weight(self.tucker_core(x.real.dtype), block_factors)
-        projected = _mix_channels(to_modes_first(x), u)                                  # [K, B, 2 R_in]
+    def _direct_modes_first(self, stacked):
+        u, v, *block_factors = self.tucker_factors(stacked.dtype)
+        reduced = self._reduced_weight(self.tucker_core(stacked.dtype), block_factors)
+        projected = _mix_channels(stacked, u)                                            # [K, B, 2 R_in]
         mixed = mix_modes_first(projected, *reduced)                                     # [K, B, 2 R_out]
-        return from_modes_first(_mix_channels(mixed, _transpose(v)), self.block)
+        return _mix_channels(mixed, _transpose(v))
 
     def _rebuild_cost(self):
         k = math.prod(self.block)
@@ -501,10 +538,10 @@ class TTSpectralWeight(_FactorizedSpectralWeight):
         first = real_pairs(self.cores[0][0], dtype)                            # [in, r_1]
         return _matmul(first, self._block_tensor(dtype))
 
-    def _contract_direct(self, x):
-        dtype = x.real.dtype
-        projected = _mix_channels(to_modes_first(x), real_pairs(self.cores[0][0], dtype))     # [K, B, 2 r_1]
-        return from_modes_first(mix_modes_first(projected, *self._block_tensor(dtype)), self.block)
+    def _direct_modes_first(self, stacked):
+        dtype = stacked.dtype
+        projected = _mix_channels(stacked, real_pairs(self.cores[0][0], dtype))              # [K, B, 2 r_1]
+        return mix_modes_first(projected, *self._block_tensor(dtype))
 
     def _block_tensor_cost(self):
         k = math.prod(self.block)

@@ -59,7 +59,7 @@ from ._validate import (
     multiplicities,
 )
 
-__all__ = ["check_inverse_size", "halve_aliased_nyquist", "last_axis_weights", "rfft_modes_reference", "irfft_modes_reference"]
+__all__ = ["check_inverse_size", "check_output_size", "halve_aliased_nyquist", "last_axis_weights", "rfft_modes_reference", "irfft_modes_reference"]
 
 
 def rfft_modes_reference(x: torch.Tensor, modes: Sequence[int], norm: str = "forward") -> torch.Tensor:
@@ -201,9 +201,15 @@ def check_inverse_size(coefficients: torch.Tensor, size: Sequence[int]) -> tuple
     if coefficients.ndim < d:
         raise ValueError(f"coefficients: expected at least {d} dimensions for size {size}, "
                          f"got shape {tuple(coefficients.shape)}")
-    modes = modes_of_block(coefficients.shape[-d:], "coefficients")
+    return check_output_size(tuple(coefficients.shape[-d:]), size)
+
+
+def check_output_size(block: Sequence[int], size: Sequence[int]) -> tuple[int, ...]:
+    """Validate an output ``size`` for a retained block of shape ``block`` (``len(block)`` axes)."""
+    size = as_int_tuple(size, "size", len(block))
+    modes = modes_of_block(block, "coefficients")
     smallest = tuple(2 * m for m in modes[:-1]) + (max(1, 2 * modes[-1] - 2),)
     if any(s < lo for s, lo in zip(size, smallest)):
         raise ValueError(f"size: expected output sizes >= {smallest} to hold the retained block of shape "
-                         f"{tuple(coefficients.shape[-d:])}, got {size}")
+                         f"{tuple(block)}, got {size}")
     return size

@@ -20,6 +20,7 @@ from torch import nn
 
 from ._validate import as_int_tuple, block_shape, check_norm, check_path, check_resolution
 from .cupy_backend import cupy_mix_modes
+from .dft import irfft_modes_first, rfft_modes_first
 from .dispatch import choose_path, irfft_modes, rfft_modes
 from .factorized import (
     STRATEGIES,
@@ -119,12 +120,16 @@ class SpectralConv(nn.Module):
         out_size = spatial if out_size is None else as_int_tuple(out_size, "out_size", d)
         check_resolution(out_size, self.modes, "out_size")
         chosen = choose_path(x, spatial, self.modes, check_path(path or self.path))
-        block = rfft_modes(x, self.modes, norm=self.norm, path=chosen)
-        if chosen == "cupy" and isinstance(self.weight, DenseSpectralWeight):
-            mixed = cupy_mix_modes(block, self.weight.weight)
+        if chosen == "dft":    # real modes-first layout end to end: no complex tensor, one reordering each way
+            stacked = self.weight.contract_modes_first(rfft_modes_first(x, self.modes, self.norm), self.contraction)
+            y = irfft_modes_first(stacked, self.modes, out_size, self.norm)
         else:
-            mixed = self.weight.contract(block, self.contraction)
-        y = irfft_modes(mixed, out_size, norm=self.norm, path=chosen)
+            block = rfft_modes(x, self.modes, norm=self.norm, path=chosen)
+            if chosen == "cupy" and isinstance(self.weight, DenseSpectralWeight):
+                mixed = cupy_mix_modes(block, self.weight.weight)
+            else:
+                mixed = self.weight.contract(block, self.contraction)
+            y = irfft_modes(mixed, out_size, norm=self.norm, path=chosen)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype).view(-1, *([1] * d))
         return y.to(x.dtype) if x.dtype in (torch.float16, torch.bfloat16) else y

@@ -40,7 +40,12 @@ class ChannelLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim < 3 or x.shape[1] != self.in_channels:
             raise ValueError(f"x: expected [batch, {self.in_channels}, *spatial], got shape {tuple(x.shape)}")
-        out = self.linear(x.flatten(2))
+        # one batched GEMM (the Conv1d holds the parameters): measured 1.0-2.6x faster than the
+        # 1x1 convolution forward + backward on CPU, most at the small grids of training
+        flat = x.flatten(2)
+        weight = self.linear.weight[..., 0].expand(flat.shape[0], -1, -1)
+        bias = self.linear.bias
+        out = torch.bmm(weight, flat) if bias is None else torch.baddbmm(bias[:, None], weight, flat)
         return out.unflatten(2, x.shape[2:])
 
     @property
