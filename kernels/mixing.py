@@ -24,7 +24,7 @@ import torch
 
 from ._validate import as_working_complex
 
-__all__ = ["check_mixing_shapes", "complex_as_real_matrix", "from_modes_first", "mix_modes_first", "mix_modes_real",
+__all__ = ["check_mixing_shapes", "complex_as_real_matrix", "from_modes_first", "mix_modes_first", "mix_modes_pairs", "mix_modes_real",
            "mix_modes_reference", "mixing_letters", "to_modes_first"]
 
 _MODE_LETTERS = "xyz"
@@ -110,19 +110,9 @@ def complex_as_real_matrix(real: torch.Tensor, imag: torch.Tensor) -> torch.Tens
 
 
 def mix_modes_first(stacked: torch.Tensor, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
-    r"""Per-mode mixing in the :func:`to_modes_first` layout: ``[K, B, 2I]`` by ``W_k = real_k + 1j imag_k``.
+    """Per-mode mixing in the :func:`to_modes_first` layout: ``[K, B, 2I]`` by ``W_k = real_k + 1j imag_k``.
 
-    ``real``, ``imag``: ``[K, I, O]``. Returns ``[K, B, 2O]`` in real batched GEMMs against
-    :math:`P_k = [\Re W_k \,|\, \Im W_k]` (one copy of the weight), never the ``4 I O`` block
-    matrix of :func:`complex_as_real_matrix`, whose construction dominated small-batch layers:
-
-    * ``2 B <= I`` (few samples for the weight): the rows :math:`\Re x, \Im x` of every sample times
-      :math:`P_k` in one product, then :math:`\Re y = \Re x \Re W - \Im x \Im W`,
-      :math:`\Im y = \Re x \Im W + \Im x \Re W` from its four blocks;
-    * otherwise :math:`y = \Re x\, P_k + \Im x\, [-\Im W_k \,|\, \Re W_k]` (two accumulated products).
-
-    The crossover is measured (``benchmarks/README.md``, "Mode mixing"): forward + backward on one
-    thread, both forms tie at ``B / I`` between 0.5 and 0.6.
+    ``real``, ``imag``: ``[K, I, O]``. Returns ``[K, B, 2O]``; see :func:`mix_modes_pairs`.
 
     Examples
     --------
@@ -135,15 +125,34 @@ def mix_modes_first(stacked: torch.Tensor, real: torch.Tensor, imag: torch.Tenso
     >>> torch.allclose(mixed(x[:2]), mix_modes_reference(x[:2], w))         # 2 B <= I
     True
     """
+    return mix_modes_pairs(stacked, torch.cat([real, imag], dim=-1))
+
+
+def mix_modes_pairs(stacked: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    r"""Per-mode mixing ``[K, B, 2I] -> [K, B, 2O]`` by :math:`P_k = [\Re W_k \,|\, \Im W_k]` (``pairs [K, I, 2O]``).
+
+    Real batched GEMMs against :math:`P_k` itself, never the ``4 I O`` block matrix of
+    :func:`complex_as_real_matrix`, whose construction (and the zero-filled gradients of its
+    slices) dominated small-batch layers:
+
+    * ``2 B <= I`` (few samples for the weight): the rows :math:`\Re x, \Im x` of every sample times
+      :math:`P_k` in one product, then :math:`\Re y = \Re x \Re W - \Im x \Im W`,
+      :math:`\Im y = \Re x \Im W + \Im x \Re W` from its four blocks;
+    * otherwise :math:`y = \Re x\, P_k + \Im x\, [-\Im W_k \,|\, \Re W_k]` (two accumulated products).
+
+    Forward + backward on one CPU thread, the two forms tie at ``B / I`` between 0.5 and 0.6
+    (``benchmarks/README.md``, spectral core).
+    """
     k, batch, twice = stacked.shape
-    cin = twice // 2
-    cout = real.shape[-1]
-    pairs = torch.stack([real, imag], dim=2).reshape(k, cin, 2 * cout)                  # [K, I, (re|im, O)]
+    cin, cout = twice // 2, pairs.shape[-1] // 2
     if 2 * batch <= cin:
-        blocks = torch.bmm(stacked.reshape(k, 2 * batch, cin), pairs).view(k, batch, 2, 2, cout)
-        return torch.cat([blocks[:, :, 0, 0] - blocks[:, :, 1, 1], blocks[:, :, 0, 1] + blocks[:, :, 1, 0]], dim=-1)
-    rotated = torch.cat([-imag, real], dim=-1)                                            # [K, I, 2O]
-    return torch.baddbmm(torch.bmm(stacked[..., :cin], pairs), stacked[..., cin:], rotated)
+        blocks = torch.bmm(stacked.reshape(k, 2 * batch, cin), pairs).view(k, batch, 4, cout)
+        rr, ri, ir, ii = blocks.unbind(2)            # (Re x | Im x) times (Re W | Im W)
+        return torch.cat([rr - ii, ri + ir], dim=-1)
+    real_x, imag_x = stacked.view(k, batch, 2, cin).unbind(2)
+    sign = pairs.new_tensor([-1.0, 1.0]).view(2, 1)
+    rotated = (pairs.view(k, cin, 2, cout).flip(2) * sign).view(k, cin, 2 * cout)          # [-Im W | Re W]
+    return torch.baddbmm(torch.bmm(real_x, pairs), imag_x, rotated)
 
 
 def check_mixing_shapes(x: torch.Tensor, weight: torch.Tensor) -> None:

@@ -45,7 +45,8 @@ class SpectralConv(nn.Module):
         Retained modes per axis (an int means 1D); the block is
         ``(2 m_0, ..., 2 m_{d-2}, m_{d-1})``. Inputs need ``N_j >= 2 m_j``.
     factorization : {None, "dense", "cp", "tucker", "tt"}
-        Weight format; dense weights are stored as real pairs ``[C_in, C_out, *block, 2]``.
+        Weight format; dense weights are stored modes first as real pairs ``[*block, C_in, 2, C_out]``
+        (:meth:`~sciml.kernels.DenseSpectralWeight.dense_pairs` is the ``[C_in, C_out, *block, 2]`` view).
     rank : int or sequence of ints, optional
         Rank of a factorized weight.
     path : {"auto", "reference", "dft", "cupy"}
@@ -126,7 +127,7 @@ class SpectralConv(nn.Module):
         else:
             block = rfft_modes(x, self.modes, norm=self.norm, path=chosen)
             if chosen == "cupy" and isinstance(self.weight, DenseSpectralWeight):
-                mixed = cupy_mix_modes(block, self.weight.weight)
+                mixed = cupy_mix_modes(block, self.weight.dense_pairs().contiguous())
             else:
                 mixed = self.weight.contract(block, self.contraction)
             y = irfft_modes(mixed, out_size, norm=self.norm, path=chosen)

@@ -139,7 +139,9 @@ def test_initialization_variance(factorization, rank):
 def test_parameters_are_real_pairs():
     for fmt, rank in ((None, None), ("cp", 4), ("tucker", 3), ("tt", 3)):
         weight = make_spectral_weight(4, 4, (8, 4), fmt, rank)
-        assert all(not p.is_complex() and p.shape[-1] == 2 for p in weight.parameters()), fmt
+        pair_axis = -2 if fmt is None else -1          # dense: stored modes first, [*block, in, 2, out]
+        assert all(not p.is_complex() and p.shape[pair_axis] == 2 for p in weight.parameters()), fmt
+        assert weight.dense_pairs().shape == (4, 4, 8, 4, 2), fmt
 
 
 def test_auto_strategy_uses_the_cost_model():

@@ -102,3 +102,18 @@ def test_spectral_conv_dft_path_equals_the_reference_path(factorization, rank):
         grads_ref = torch.autograd.grad((ref * probe).sum(), [x, *layer.parameters()])
         for g, g_ref in zip(grads, grads_ref):
             assert_close(g, g_ref, torch.float64, f"gradient {out_size}")
+
+
+def test_dense_weight_loads_checkpoints_of_the_earlier_parameter_layout():
+    """State dicts whose dense weight is ``[in, out, *block, 2]`` (before modes-first storage) still load."""
+    torch.manual_seed(2)
+    layer = SpectralConv(3, 4, (4, 5), dtype=torch.float64)
+    x = torch.randn(2, 3, 16, 12, dtype=torch.float64)
+    legacy = {"weight.weight": layer.weight.dense_pairs().detach().contiguous()}   # the old parameter
+    assert legacy["weight.weight"].shape == (3, 4, 8, 5, 2)
+    restored = SpectralConv(3, 4, (4, 5), dtype=torch.float64)
+    restored.load_state_dict(legacy)
+    torch.testing.assert_close(restored(x), layer(x), rtol=0, atol=0)
+    current = SpectralConv(3, 4, (4, 5), dtype=torch.float64)
+    current.load_state_dict(layer.state_dict())                                     # the new layout, as is
+    torch.testing.assert_close(current(x), layer(x), rtol=0, atol=0)

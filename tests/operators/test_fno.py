@@ -32,7 +32,7 @@ def set_multiplier(model: FNO, multiplier) -> None:
     k = torch.meshgrid(*[a.double() for a in axes], indexing="ij")
     values = multiplier(k).to(torch.complex128)
     with torch.no_grad():
-        model.blocks[0].spectral.weight.weight.copy_(torch.view_as_real(values)[None, None])
+        model.blocks[0].spectral.weight.dense_pairs().copy_(torch.view_as_real(values)[None, None])
 
 
 @pytest.mark.parametrize("modes,shape", [((12,), (64,)), ((8, 8), (32, 48))])
@@ -58,7 +58,7 @@ def test_linear_model_is_exactly_resolution_agnostic():
     model = linear_fno((6, 6))
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        model.blocks[0].spectral.weight.weight.copy_(torch.randn(1, 1, 12, 6, 2, generator=generator,
+        model.blocks[0].spectral.weight.dense_pairs().copy_(torch.randn(1, 1, 12, 6, 2, generator=generator,
                                                                  dtype=torch.float64))
     coarse, fine = periodic_grid((32, 32)), periodic_grid((64, 64))
     u = band_limited(coarse, 3, 1, max_frequency=5, seed=2)

@@ -18,6 +18,7 @@ from sciml.operators import (
     split_patches,
     stitch_patches,
 )
+from sciml.operators.joint_tucker import lowest_frequencies
 
 
 @pytest.mark.parametrize("shape,levels,overlap", [((32, 16), 1, (2, 1)), ((32, 32), 2, (3, 0)),
@@ -179,13 +180,92 @@ def test_joint_tucker_random_init_matches_the_dense_scale_without_tensorly(monke
     torch.testing.assert_close(factor.abs().pow(2).sum(1), torch.full((4,), 0.5, dtype=torch.float64))
     for layer in range(4):
         assert 0.85 < float(dense[layer].abs().pow(2).mean()) * 16 < 1.15
-    with pytest.raises(ValueError, match="init: expected 'random', 'decompose' or 'none'"):
+    with pytest.raises(ValueError, match="init: expected one of .*'lowest-frequencies'.*, got 'svd'"):
         JointTucker(2, 2, 2, (2, 1), rank=1, init="svd")
     monkeypatch.undo()
     # the former initialisation (tensorly fit of a random dense tensor, rescaled to its norm) stays
     # available; that tensor's own mean square has relative sd 1/sqrt(256) = 6%: 5 sd allowed
     decomposed = JointTucker(2, 4, 4, (4, 2), rank=0.5, dtype=torch.float64, init="decompose")
     assert float(decomposed.to_dense().detach().abs().pow(2).mean()) * 4 == pytest.approx(1.0, rel=0.3)
+
+
+def test_lowest_frequency_init_is_a_dense_layer_on_the_lowest_frequencies(monkeypatch):
+    import sciml.operators.joint_tucker as joint_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the random init must not decompose a dense tensor")
+    monkeypatch.setattr(joint_module, "tucker", refuse)
+    torch.manual_seed(6)
+    joint = JointTucker(4, 16, 16, (16, 8), rank=0.05, dtype=torch.float64, init="lowest-frequencies")
+    dense = joint.to_dense().detach()
+    r_x, r_y = joint.ranks[3:]
+    assert (r_x, r_y) != (16, 8)                            # the test needs a truncated block
+    # block layout (independent of lowest_frequencies): kx = 0..7, -8..-1 (fftfreq), ky = 0..7
+    kx, ky = torch.fft.fftfreq(16, d=1 / 16), torch.arange(8.0)
+    kept = torch.zeros(16, 8, dtype=torch.bool)
+    kept[lowest_frequencies(16, r_x, last=False)[:, None], lowest_frequencies(8, r_y, last=True)[None, :]] = True
+    assert sorted(kx[kept.any(1)].abs().tolist()) == sorted(kx.abs().tolist())[:r_x]
+    assert sorted(ky[kept.any(0)].tolist()) == list(range(r_y))
+    # exactly zero off the retained frequencies; on them exactly the dense init's mean square 2 / (in + out)
+    assert float(dense[..., ~kept].abs().max()) == 0.0
+    assert float(dense[..., kept].abs().pow(2).mean()) == pytest.approx(2 / 32, rel=1e-10)
+    # the layer factor is init_random's: each layer gets ~1/4 of the energy (within 3.2% over 20
+    # seeds of this shape, measured; 15% allowed)
+    factor = joint.complex_factors()[0].detach()
+    torch.testing.assert_close(factor.abs().pow(2).sum(1), torch.full((4,), joint.ranks[0] / 4, dtype=torch.float64))
+    for layer in range(4):
+        assert 0.85 < float(dense[layer][..., kept].abs().pow(2).mean()) * 16 < 1.15
+
+
+def test_full_rank_joint_init_has_the_variance_of_fno_dense_weights():
+    # independent reference: the dense spectral weights FNO draws (sciml.kernels' default init).
+    # |w|^2 of a complex normal is exponential, so the mean square of 16*16*16*8 = 32768 entries
+    # has relative sd 0.55%; 3% allowed per layer
+    from sciml.operators import FNO, FNOConfig
+
+    torch.manual_seed(7)
+    fno = FNO(FNOConfig(1, 1, width=16, modes=(8, 8), n_layers=4))
+    for init in ("random", "lowest-frequencies"):          # the same weights in law at full rank
+        joint = JointTucker(4, 16, 16, (16, 8), rank=(4, 16, 16, 16, 8), init=init)
+        rebuilt = joint.to_dense().detach()
+        for layer, block in enumerate(fno.blocks):
+            reference = float(block.spectral.weight.to_dense().detach().abs().pow(2).mean())
+            assert float(rebuilt[layer].abs().pow(2).mean()) == pytest.approx(reference, rel=0.03)
+
+
+def test_lowest_frequencies_follow_the_block_layout():
+    # brute force: every prefix of the order has the least |k| of its size, +k before -k
+    for size, last in [(8, False), (16, False), (6, True), (1, True)]:
+        frequencies = torch.arange(size) if last else torch.fft.fftfreq(size, d=1 / size).long()
+        order = lowest_frequencies(size, size, last)
+        assert sorted(order.tolist()) == list(range(size))
+        magnitudes = frequencies[order].abs().tolist()
+        assert magnitudes == sorted(magnitudes)
+        for a, b in zip(order[:-1].tolist(), order[1:].tolist()):
+            if abs(int(frequencies[a])) == abs(int(frequencies[b])):
+                assert frequencies[a] > 0 > frequencies[b]
+    assert lowest_frequencies(8, 5, last=False).tolist() == [0, 1, 7, 2, 6]
+    with pytest.raises(ValueError, match="rank: expected 1 <= rank <= size=4, got 5"):
+        lowest_frequencies(4, 5, last=True)
+    with pytest.raises(ValueError, match="size: expected an even block axis"):
+        lowest_frequencies(5, 2, last=False)
+
+
+def test_lowest_frequency_init_spectral_layers_only_pass_those_frequencies():
+    # end to end through sciml.kernels' transforms, checked with torch.fft: before training, a
+    # block's spectral convolution outputs only the frequencies its rank keeps (|kx| <= 1, ky <= 1
+    # for block ranks (3, 2) of modes (4, 4))
+    torch.manual_seed(8)
+    model = MGTFNO(small_config(rank=(2, 3, 3, 3, 2), multigrid=MultigridConfig(levels=0))).double()
+    model.joint_weight.init_lowest_frequencies()
+    x = torch.randn(2, 6, 16, 16, dtype=torch.float64)
+    for block in model.blocks:
+        with torch.no_grad():
+            spectrum = torch.fft.rfft2(block.spectral(x))
+        kx = torch.fft.fftfreq(16, d=1 / 16).abs()
+        passed = (kx[:, None] <= 1) & (torch.arange(9)[None, :] <= 1)
+        assert float(spectrum[..., ~passed].abs().max()) < 1e-12
+        assert float(spectrum[..., passed].abs().min()) > 1e-6
 
 
 def small_config(**fields) -> MGTFNOConfig:
