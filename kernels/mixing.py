@@ -120,9 +120,9 @@ def mix_modes_first(stacked: torch.Tensor, real: torch.Tensor, imag: torch.Tenso
     >>> wk = w.permute(2, 0, 1, 3)                                          # [K, I, O, 2]
     >>> def mixed(x):
     ...     return from_modes_first(mix_modes_first(to_modes_first(x), wk[..., 0], wk[..., 1]), (4,))
-    >>> torch.allclose(mixed(x), mix_modes_reference(x, w))                 # 2 B > I
+    >>> torch.allclose(mixed(x), mix_modes_reference(x, w))                 # B <= 2 I
     True
-    >>> torch.allclose(mixed(x[:2]), mix_modes_reference(x[:2], w))         # 2 B <= I
+    >>> torch.allclose(mixed(x.repeat(4, 1, 1)), mix_modes_reference(x.repeat(4, 1, 1), w))   # B > 2 I
     True
     """
     return mix_modes_pairs(stacked, torch.cat([real, imag], dim=-1))
@@ -131,28 +131,25 @@ def mix_modes_first(stacked: torch.Tensor, real: torch.Tensor, imag: torch.Tenso
 def mix_modes_pairs(stacked: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     r"""Per-mode mixing ``[K, B, 2I] -> [K, B, 2O]`` by :math:`P_k = [\Re W_k \,|\, \Im W_k]` (``pairs [K, I, 2O]``).
 
-    Real batched GEMMs against :math:`P_k` itself, never the ``4 I O`` block matrix of
-    :func:`complex_as_real_matrix`, whose construction (and the zero-filled gradients of its
-    slices) dominated small-batch layers:
+    Two real forms, chosen by the batch (measured, ``benchmarks/README.md``, spectral core):
 
-    * ``2 B <= I`` (few samples for the weight): the rows :math:`\Re x, \Im x` of every sample times
-      :math:`P_k` in one product, then :math:`\Re y = \Re x \Re W - \Im x \Im W`,
-      :math:`\Im y = \Re x \Im W + \Im x \Re W` from its four blocks;
-    * otherwise :math:`y = \Re x\, P_k + \Im x\, [-\Im W_k \,|\, \Re W_k]` (two accumulated products).
+    * ``B <= 2 I``: the rows :math:`\Re x, \Im x` of every sample times :math:`P_k` in one batched
+      product, then :math:`\Re y = \Re x \Re W - \Im x \Im W`, :math:`\Im y = \Re x \Im W + \Im x \Re W`
+      from its four blocks: the weight is used as stored, nothing of its size is built;
+    * larger batches: one product with the real block matrix of :func:`complex_as_real_matrix`
+      (``4 I O`` entries built per call, amortised over the batch).
 
-    Forward + backward on one CPU thread, the two forms tie at ``B / I`` between 0.5 and 0.6
-    (``benchmarks/README.md``, spectral core).
+    Forward + backward on one CPU thread, the first form was 1.4-12x faster at ``B / I <= 2``
+    and the second 1.2-1.5x faster at ``B / I >= 4``.
     """
     k, batch, twice = stacked.shape
     cin, cout = twice // 2, pairs.shape[-1] // 2
-    if 2 * batch <= cin:
+    if batch <= 2 * cin:
         blocks = torch.bmm(stacked.reshape(k, 2 * batch, cin), pairs).view(k, batch, 4, cout)
         rr, ri, ir, ii = blocks.unbind(2)            # (Re x | Im x) times (Re W | Im W)
         return torch.cat([rr - ii, ri + ir], dim=-1)
-    real_x, imag_x = stacked.view(k, batch, 2, cin).unbind(2)
-    sign = pairs.new_tensor([-1.0, 1.0]).view(2, 1)
-    rotated = (pairs.view(k, cin, 2, cout).flip(2) * sign).view(k, cin, 2 * cout)          # [-Im W | Re W]
-    return torch.baddbmm(torch.bmm(real_x, pairs), imag_x, rotated)
+    real, imag = pairs.view(k, cin, 2, cout).unbind(2)
+    return torch.bmm(stacked, complex_as_real_matrix(real, imag))
 
 
 def check_mixing_shapes(x: torch.Tensor, weight: torch.Tensor) -> None:

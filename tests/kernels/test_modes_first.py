@@ -62,7 +62,7 @@ def test_inverse_rejects_a_layout_that_does_not_match_the_modes():
         rfft_modes_first(torch.zeros(2, 16, 16), (4, 5))
 
 
-@pytest.mark.parametrize("batch", [1, 2, 3, 8])          # 2 B <= I and 2 B > I (I = 5)
+@pytest.mark.parametrize("batch", [1, 3, 10, 11, 24])    # both forms: B <= 2 I and B > 2 I (I = 5)
 def test_mode_mixing_both_forms_match_einsum_fp64(batch):
     generator = torch.Generator().manual_seed(batch)
     x = torch.randn(batch, 5, 6, 4, dtype=torch.complex128, generator=generator)
