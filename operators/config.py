@@ -294,11 +294,17 @@ class MGTFNOConfig(FNOConfig):
         layers together, an int or tuple an explicit rank (per mode).
     multigrid : MultigridConfig
     contraction : {"auto", "direct", "dense"}
+    spectral_init : {"random", "lowest-frequencies"}
+        Initialisation of the joint Tucker factors (``JointTucker(init=...)``):
+        ``"lowest-frequencies"`` starts each layer as a dense weight on its lowest frequencies
+        (trained faster on Navier–Stokes, slower on a small smoothing problem; see
+        :meth:`~sciml.operators.joint_tucker.JointTucker.init_lowest_frequencies`).
     """
 
     rank: float | int | tuple[int, ...] = 0.05
     multigrid: MultigridConfig = field(default_factory=MultigridConfig)
     contraction: str = "auto"
+    spectral_init: str = "random"
 
     def __post_init__(self):
         super().__post_init__()
@@ -307,5 +313,6 @@ class MGTFNOConfig(FNOConfig):
         if not isinstance(self.multigrid, MultigridConfig):
             raise TypeError(f"multigrid: expected a MultigridConfig, got {type(self.multigrid).__name__}")
         FactorizationConfig("tucker", self.rank, self.contraction)   # same checks
+        _check_choice("spectral_init", self.spectral_init, ("random", "lowest-frequencies"))
         if isinstance(self.rank, list):
             self.rank = tuple(self.rank)

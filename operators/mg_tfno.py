@@ -15,6 +15,12 @@ Kossaifi et al., "Multi-Grid Tensorized Fourier Neural Operator for High-Resolut
 Within a patch the positional embedding is the patch's own coordinates mapped to ``[0, 1)``
 (a periodic unit box of the window), so it means the same at every resolution.
 
+Patching is meant for fine grids (the paper's), where a patch still holds many points. On coarse
+ones it costs accuracy: on the ``sciml bench navier-stokes --quick`` data (32², patches of 16 + 2 x 2 points,
+5 epochs) one level gave rel L2 8.6e-2 against 5.1e-2 without patching (joint rank 0.05, width
+24), and 2.4x the time per epoch. Explicit joint ranks (``rank=(R_layer, R_in, R_out, *R_block)``)
+reach >= 100x fewer parameters than FNO; ``benchmarks/mg_tfno.py`` measures them against FNO.
+
 Training through :meth:`forward` (the :class:`sciml.Trainer` way) computes the loss on the
 stitched output; to train on un-stitched patches (e.g. to spread the patches of one sample over
 DDP ranks) use :meth:`MGTFNO.patch`, :meth:`MGTFNO.forward_patches` and
@@ -72,7 +78,7 @@ class MGTFNO(FNO):
         if "joint_weight" not in self._modules:
             config = self.config
             self.joint_weight = JointTucker(config.n_layers, config.width, config.width,
-                                            block_of_modes(config.modes), config.rank)
+                                            block_of_modes(config.modes), config.rank, init=config.spectral_init)
         return self.joint_weight.layer(layer)
 
     def _contraction(self) -> str:

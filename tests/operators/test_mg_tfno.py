@@ -335,3 +335,15 @@ def test_property_stitch_inverts_patching(d, levels, base, data):
     x = torch.randn(2, 2, *shape)
     patches = make_multigrid_patches(x, levels, overlap, boundary)
     assert torch.equal(stitch_patches(patches[:, :2], levels, overlap), x)
+
+
+def test_config_selects_the_joint_weight_init():
+    """``MGTFNOConfig.spectral_init`` reaches the joint Tucker factors; unknown names are refused."""
+    config = MGTFNOConfig(in_channels=1, out_channels=1, width=8, modes=(4, 4), n_layers=2, rank=(2, 4, 4, 3, 2),
+                          multigrid={"levels": 0}, spectral_init="lowest-frequencies")
+    model = MGTFNO(config)
+    x_factor = model.joint_weight.factors[3].detach()                 # block axis 0: [8, 3, 2]
+    assert torch.equal(x_factor[lowest_frequencies(8, 3, last=False), torch.arange(3), 0], torch.ones(3))
+    assert int(torch.count_nonzero(x_factor)) == 3
+    with pytest.raises(ValueError, match="spectral_init"):
+        MGTFNOConfig(in_channels=1, out_channels=1, width=8, modes=(4, 4), spectral_init="svd")
