@@ -7,7 +7,8 @@ CuPy is imported on first use of the ``cupy`` path.
 
 Public API
 ----------
-Transforms: :func:`rfft_modes`, :func:`irfft_modes`, :func:`dct`, :func:`idct`, :func:`dct_matrix`.
+Transforms: :func:`rfft_modes`, :func:`irfft_modes` (complex retained block), :func:`rfft_modes_first`,
+:func:`irfft_modes_first` (the real modes-first layout of the DFT path), :func:`dct`, :func:`idct`, :func:`dct_matrix`.
 Mixing: :func:`mix_modes`, :func:`make_spectral_weight` and the weight classes.
 Layer: :class:`SpectralConv`. Radial bases: :func:`nearest_kernels`, :func:`rbf_values`,
 :func:`normalized_rbf_weights`, :func:`weighted_kmeans`. Dispatch: :func:`choose_path`, :func:`dft_is_faster`,
@@ -18,7 +19,7 @@ from ._validate import PATHS as SPECTRAL_PATHS
 from ._validate import block_shape, check_resolution
 from .cupy_backend import cupy_available, mix_launch_geometry, set_cupy_plan_cache_size
 from .dct import dct, dct_matrix, idct
-from .dft import CACHE_SIZE, bounded_cache
+from .dft import CACHE_SIZE, bounded_cache, irfft_modes_first, rfft_modes_first
 from .dispatch import choose_path, dft_is_faster, irfft_modes, mix_modes, rfft_modes
 from .factorized import (
     LOW_RANK_FORMATS,
@@ -68,6 +69,7 @@ __all__ = [
     "dct",
     "dct_matrix",
     "dft_is_faster",
+    "irfft_modes_first",
     "idct",
     "init_tucker_",
     "irfft_modes",
@@ -78,6 +80,7 @@ __all__ = [
     "normalized_rbf_weights",
     "rbf_values",
     "rfft_modes",
+    "rfft_modes_first",
     "set_cupy_plan_cache_size",
     "tt_core_std",
     "tucker_core_std",

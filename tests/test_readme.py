@@ -26,7 +26,7 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch, capsys):
     if index == 1:
         assert float(printed[0]) < 0.05 and printed[1] == "True"
     if index == 2:
-        assert " ".join(printed) == "(4, 3, 24, 12) True True (64, 64) (128, 128)"
+        assert " ".join(printed) == "(4, 3, 24, 12) True (288, 4, 6) True True (64, 64) (128, 128)"
     if "MgNOConfig.paper" in BLOCKS[index]:
         assert printed[:5] == ["561189", "(2,", "1,", "64,", "64)"] and "32" in printed and "64" in printed
         assert printed[-5:] == ["(4,", "1,", "128,", "128)", "True"]
