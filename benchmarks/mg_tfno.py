@@ -39,6 +39,7 @@ import json
 from pathlib import Path
 
 import torch
+from _markdown import markdown_table, rel_l2_cells
 
 from sciml.workflows.bench import bench_model, bench_model_config, bench_profile, evaluation_sets
 from sciml.workflows.train import load_problem, make_model, make_normalizers
@@ -117,13 +118,10 @@ def table(entries: list[dict]) -> str:
     """Markdown table of the entries (the first is FNO, the reference of the parameter ratio)."""
     keys = list(entries[0]["errors"])
     reference = entries[0]["params"]
-    lines = ["| model | params | FNO params / params | init | lr | s/epoch | " + " | ".join(f"rel L2 {k}" for k in keys)
-             + " |", "| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in keys) + " |"]
-    for entry in entries:
-        errors = " | ".join(f"{entry['errors'][k]['rel_l2']:.3e}" for k in keys)
-        lines.append(f"| {entry['name']} | {entry['params']:,} | {reference / entry['params']:.1f}x | "
-                     f"{entry['init'] or '-'} | {entry['lr']:g} | {entry['seconds_per_epoch']:.2f} | {errors} |")
-    return "\n".join(lines)
+    header = ["model", "params", "FNO params / params", "init", "lr", "s/epoch"] + [f"rel L2 {k}" for k in keys]
+    return markdown_table(header, [[e["name"], f"{e['params']:,}", f"{reference / e['params']:.1f}x", e["init"] or "-",
+                                    f"{e['lr']:g}", f"{e['seconds_per_epoch']:.2f}", *rel_l2_cells(e, keys)]
+                                   for e in entries])
 
 
 def main(argv=None) -> None:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from _markdown import markdown_table, rel_l2_cells
 
 import sciml
 from sciml.operators import FNO, FNOConfig
@@ -124,13 +125,10 @@ def speed_table(rows, width, modes, n_layers, samples, batch, repeats) -> str:
 
 def accuracy_table(results) -> str:
     keys = list(results["models"][0]["errors"])
-    lines = ["| model | params | epochs | s/epoch | train s | " + " | ".join(f"rel L2 {k}" for k in keys) + " |",
-             "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in keys) + " |"]
-    for entry in results["models"]:
-        errors = " | ".join(f"{entry['errors'][k]['rel_l2']:.3e}" for k in keys)
-        lines.append(f"| {entry['name']} | {entry['params']:,} | {entry['epochs']} | {entry['seconds_per_epoch']:.2f} | "
-                     f"{entry['train_seconds']:.0f} | {errors} |")
-    return "\n".join(lines)
+    header = ["model", "params", "epochs", "s/epoch", "train s"] + [f"rel L2 {k}" for k in keys]
+    return markdown_table(header, [[e["name"], f"{e['params']:,}", e["epochs"], f"{e['seconds_per_epoch']:.2f}",
+                                    f"{e['train_seconds']:.0f}", *rel_l2_cells(e, keys)]
+                                   for e in results["models"]])
 
 
 def main(argv=None) -> None:
