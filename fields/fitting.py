@@ -10,7 +10,8 @@ pool of targets computed once (the distance queries are the expensive part):
 
   the eikonal term (Gropp et al., 2020) with :math:`\nabla f` by autograd
   (:func:`sciml.fields.autodiff.gradient`; :math:`\lambda` per field type,
-  :func:`default_eikonal_weight`: 0 for the hash grid). Points are jittered surface
+  :func:`default_eikonal_weight`: 0 for the hash grid, SIREN, tri-plane and NeuRBF, which fit better
+  in a given time without it). Points are jittered surface
   samples and uniform ones (:func:`~sciml.fields.geometry.sample_near_surface`).
   A surface that is not watertight has no inside: the field is fitted to the
   *unsigned* distance instead, with a :class:`~sciml.fields.geometry.NotWatertightWarning`.
@@ -72,11 +73,14 @@ LEARNING_RATES = {"siren": 1e-4, "fourier-mlp": 1e-3, "grid": 1e-2, "triplane": 
 SDF_LEARNING_RATES = {"siren": 1e-3, "fourier-mlp": 1e-3, "grid": 3e-2, "triplane": 1e-2, "neurbf": 1e-2}
 
 #: eikonal weights :math:`\lambda` of :func:`fit_sdf` per registered field name (others:
-#: :data:`SDF_EIKONAL_WEIGHT`; fields may also define ``default_eikonal_weight``). The hash grid drops the term:
-#: its double backward through the table gathers costs 2-3x the plain step, and on the 58k-face ant (loop-subdivided
-#: ``ant.ply``, 200k parameters, one thread) it gave IoU 0.896 with :math:`\lambda = 0.1` against 0.975 without
-#: at 60 CPU-s.
-SDF_EIKONAL_WEIGHTS = {"grid": 0.0}
+#: :data:`SDF_EIKONAL_WEIGHT`; fields may also define ``default_eikonal_weight``). The measured fields drop the term:
+#: its double backward costs 1.5-3x the plain step, and at equal time the extra steps win. Hash grid: on the 58k-face
+#: ant (loop-subdivided ``ant.ply``, 200k parameters, one thread) IoU 0.896 with :math:`\lambda = 0.1` against 0.975
+#: without at 60 CPU-s. SIREN, tri-plane, NeuRBF at 20k parameters and 30 CPU-s (one thread, batch 512), mean IoU
+#: with 0.1 -> 0: ``ant.ply`` seeds 0-2 SIREN 0.866 -> 0.915, tri-plane (seed 0) 0.866 -> 0.924 (0.929 over
+#: seeds 0-2), NeuRBF (seed 0) 0.863 -> 0.916; ``nut.ply`` seeds 0-1 SIREN 0.985 -> 0.990; Chamfer and normal
+#: consistency improve with them (``benchmarks/fields_fit.py``).
+SDF_EIKONAL_WEIGHTS = {"grid": 0.0, "siren": 0.0, "triplane": 0.0, "neurbf": 0.0}
 
 #: eikonal weight of :func:`fit_sdf` for fields not in :data:`SDF_EIKONAL_WEIGHTS`
 SDF_EIKONAL_WEIGHT = 0.1
@@ -271,7 +275,7 @@ def fit_sdf(field: Field, surface, steps: int = 2000, lr: float | None = None, b
         eikonal term); a 200k-parameter grid on a 58k-face mesh reached IoU 0.987 in 300 CPU-s with 2048.
     eikonal_weight : float, optional
         :math:`\lambda` (``0`` disables the gradient term; default: :func:`default_eikonal_weight`,
-        0 for the hash grid, 0.1 for the others).
+        0 for the hash grid, SIREN, tri-plane and NeuRBF, 0.1 for other fields).
     n_points : int
         Size of the pool of target points.
     surface_fraction : float
@@ -279,7 +283,16 @@ def fit_sdf(field: Field, surface, steps: int = 2000, lr: float | None = None, b
     sigmas : sequence of float
         Jitter scales, relative to the longest side of the domain.
     signed : bool, optional
-        ``None``: signed when the surface is watertight, else unsigned with a warning.
+        ``None``: signed when the surface is watertight, else unsigned with a warning. ``True``:
+        signed by the generalised winding number even when the surface has holes, the better target
+        when they are small: the unsigned distance has no inside, and its zero set is a kink (a
+        minimum of 0, not a sign change), so a fit has no level 0 to extract unless it undershoots
+        there -- extract it at a small positive level (``sciml fit`` uses 1.5 grid cells). On
+        pyvista's ``airplane.ply`` (223 boundary edges; 0.6% of the target points have a winding
+        number between 0.2 and 0.8), 20k parameters, 30 CPU-s, eikonal weight 0.1: IoU by ``f < 0``
+        of the unsigned fits SIREN 0.79, tri-plane 0.11, NeuRBF 0.56 (the better a field follows the
+        kink, the fewer negative values it has); of the winding-signed fits 0.84, 0.86 and 0.84
+        (0.95-0.96 for all three without the eikonal term, the default since).
     seed : int
     progress : bool
         Show a tqdm bar.

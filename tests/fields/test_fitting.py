@@ -183,10 +183,16 @@ def test_sdf_fits_use_their_own_learning_rates_and_reject_unknown_objectives():
 def test_sdf_eikonal_weight_defaults_per_field_type(sphere):
     from sciml.fields.encodings import GridField
     from sciml.fields.mlp import SIREN
+    from sciml.fields.neurbf import NeuRBF
+    from sciml.fields.triplane import TriPlane
 
     grid = GridField.for_domain(Domain.unit(3), n_levels=2, max_resolution=8, width=8, depth=1)
     assert default_eikonal_weight(grid) == 0.0
-    assert default_eikonal_weight(SIREN.for_domain(Domain.unit(3), width=4, depth=1)) == SDF_EIKONAL_WEIGHT == 0.1
+    # the fields measured at equal time drop the term (fitting.SDF_EIKONAL_WEIGHTS); unlisted ones keep 0.1
+    assert default_eikonal_weight(SIREN.for_domain(Domain.unit(3), width=4, depth=1)) == 0.0
+    assert default_eikonal_weight(TriPlane.for_domain(Domain.unit(3), resolution=4, channels=2, width=4)) == 0.0
+    assert default_eikonal_weight(NeuRBF.for_domain(Domain.unit(3), num_kernels=8, features=2, width=4)) == 0.0
+    assert SDF_EIKONAL_WEIGHT == 0.1
     ball = LearnableBall()
     assert default_eikonal_weight(ball) == SDF_EIKONAL_WEIGHT
     ball.default_eikonal_weight = 0.3
