@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-seconds", type=float, default=None, help="stop the optimisation after this time")
     parser.add_argument("--rank", type=int, default=None, help=".nc data: rank of the tensor format")
     parser.add_argument("--tol", type=float, default=None, help=".nc data: relative error target (Tucker formats)")
+    parser.add_argument("--sign", choices=("auto", "winding", "unsigned"), default="auto",
+                        help="mesh SDF: auto (signed if watertight, else unsigned), winding (sign by the "
+                             "generalised winding number even with holes), unsigned")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling and the batches")
     add_run_options(parser, figures="skip figure.png")
     parser.set_defaults(run=run)
@@ -37,6 +40,7 @@ def run(args) -> int:
     report = run_fit(args.input, args.field, out=args.out, steps=args.steps, params=args.params, mode=args.mode,
                      lr=args.lr, resolution=args.resolution, batch_size=args.batch_size, n_points=args.points,
                      max_seconds=args.max_seconds, seed=args.seed, rank=args.rank, tol=args.tol,
+                     signed={"auto": None, "winding": True, "unsigned": False}[args.sign],
                      progress=not args.no_progress, figures=not args.no_figures, echo=print)
     metrics = report.get("metrics", {})
     shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()

@@ -91,6 +91,24 @@ def test_open_mesh_falls_back_to_unsigned_distance(tmp_path):
     assert (tmp_path / "o" / "checkpoint" / "config.json").is_file()
 
 
+def test_open_mesh_signed_by_winding_number_on_request(tmp_path, capsys):
+    """``--sign winding``: a mesh with a small hole gets a signed target, a level-0 surface and an IoU."""
+    closed = icosphere(2, 0.5)
+    opened = TriangleSurface.from_arrays(closed.vertices, closed.faces[2:]).write(tmp_path / "holed.obj")
+    code = main(["fit", str(opened), "--field", "grid", "--steps", "150", "--params", "4000", "--points", "4000",
+                 "--resolution", "24", "--sign", "winding", "--out", str(tmp_path / "w"), "--no-progress",
+                 "--no-figures"])
+    assert code == 0
+    metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())["metrics"]
+    assert metrics["signed"] is True and metrics["watertight"] is False and metrics["level"] == 0.0
+    assert metrics["iou"] > 0.5            # a ball of radius 0.5 in the unit box: well above chance
+    assert (tmp_path / "w" / "mesh.ply").is_file()
+    with pytest.raises(TypeError, match="signed: expected None, True or False"):
+        run_fit(opened, "siren", out=tmp_path / "x", steps=1, signed="yes")
+    with pytest.raises(ValueError, match="signed: applies to mode='sdf'"):
+        run_fit(opened, "siren", out=tmp_path / "x", steps=1, mode="occupancy", signed=True)
+
+
 def test_fit_gridded_data(tmp_path):
     pytest.importorskip("sciml.fields.tensor_fit")
     grid = sciml.Grid.uniform((12, 10), sciml.Domain.unit(2))
