@@ -3,7 +3,8 @@
 Issue 7 target: at equal parameter budget and equal time, NeuRBF beats SIREN in PSNR.
 
 Every model gets the same parameter budget (``for_budget``), the same pixels (all of them,
-every step, MSE loss, Adam with a cosine schedule) and the same number of steps. The models
+every step, MSE loss, Adam with a cosine schedule) and the same number of steps (``--seed``
+seeds every model's initialisation). The models
 are trained *interleaved* — one step of each in turn — so a shared, loaded machine slows all
 of them alike; each step is timed. The table reports, per image and model: parameters, PSNR
 and SSIM (``skimage.metrics``) after all steps, the median time per step, and the PSNR at
@@ -58,14 +59,14 @@ def load_image(name: str, size: int) -> np.ndarray:
     return np.clip(image, 0.0, 1.0).transpose(2, 0, 1)
 
 
-def make_models(params: int, channels: int, target: sciml.Sampled) -> dict:
+def make_models(params: int, channels: int, target: sciml.Sampled, seed: int = 0) -> dict:
     domain = sciml.Domain.unit(2)
-    neurbf = NeuRBF.for_budget(domain, params, out_channels=channels, features=16, width=32)
+    neurbf = NeuRBF.for_budget(domain, params, out_channels=channels, features=16, width=32, seed=seed)
     neurbf.init_from_sampled(target, progress=False)
     return {
-        "SIREN": (SIREN.for_budget(domain, params, out_channels=channels, depth=3), 1e-3),
+        "SIREN": (SIREN.for_budget(domain, params, out_channels=channels, depth=3, seed=seed), 1e-3),
         "grid (dense)": (GridField.for_budget(domain, params, out_channels=channels, encoding="dense",
-                                              n_levels=4, base_resolution=4, width=32), 1e-2),
+                                              n_levels=4, base_resolution=4, width=32, seed=seed), 1e-2),
         "NeuRBF": (neurbf, 1e-2),
     }
 
@@ -114,7 +115,7 @@ def run_images(args) -> list[dict]:
         x = grid.points(dtype=torch.float32)
         y = torch.tensor(image, dtype=torch.float32).reshape(image.shape[0], -1).T
         target = sciml.Sampled(torch.tensor(image)[None], grid)
-        models = make_models(args.params, image.shape[0], target)
+        models = make_models(args.params, image.shape[0], target, args.seed)
         state = fit_interleaved(models, x, y, image, args.steps, args.every, not args.no_progress)
         equal_time = min(sum(s["times"]) for s in state.values())
         for model, (field, _) in models.items():
@@ -170,6 +171,7 @@ def main(argv=None):
     parser.add_argument("--knn-points", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed of every model")
     parser.add_argument("--json", help="write the rows to this JSON file")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
