@@ -142,6 +142,10 @@ def mix_modes_pairs(stacked: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     Forward + backward on one CPU thread, the first form was 1.4-12x faster at ``B / I <= 2``
     and the second 1.2-1.5x faster at ``B / I >= 4``.
     """
+    if stacked.ndim != 3 or stacked.shape[2] % 2 or pairs.ndim != 3 or pairs.shape[-1] % 2 \
+            or tuple(pairs.shape[:2]) != (stacked.shape[0], stacked.shape[2] // 2):
+        raise ValueError(f"pairs: expected [K, I, 2 O] matching stacked [K, B, 2 I], got pairs "
+                         f"{tuple(pairs.shape)} and stacked {tuple(stacked.shape)}")
     k, batch, twice = stacked.shape
     cin, cout = twice // 2, pairs.shape[-1] // 2
     if batch <= 2 * cin:

@@ -15,7 +15,13 @@ from sciml.kernels import SpectralConv
 from sciml.kernels.dft import irfft_modes_first, rfft_modes_first
 from sciml.kernels.factorized import make_spectral_weight
 from sciml.kernels.fft import irfft_modes_reference, rfft_modes_reference
-from sciml.kernels.mixing import from_modes_first, mix_modes_first, mix_modes_reference, to_modes_first
+from sciml.kernels.mixing import (
+    from_modes_first,
+    mix_modes_first,
+    mix_modes_pairs,
+    mix_modes_reference,
+    to_modes_first,
+)
 
 # (spatial shape, modes, output size): odd and even sizes, N = 2m on leading axes (aliased
 # Nyquist row, halved) and on the last axis of the output (Nyquist column), 1D to 3D
@@ -73,6 +79,8 @@ def test_mode_mixing_both_forms_match_einsum_fp64(batch):
     stacked = to_modes_first(x).requires_grad_()
     real, imag = wk[..., 0].clone().requires_grad_(), wk[..., 1].clone().requires_grad_()
     assert torch.autograd.gradcheck(mix_modes_first, (stacked, real, imag))
+    with pytest.raises(ValueError, match=r"pairs: expected \[K, I, 2 O\] matching stacked"):
+        mix_modes_pairs(to_modes_first(x).real, torch.zeros(24, 4, 14, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("factorization,rank", [("dense", None), ("cp", 3), ("tucker", (3, 2, 4, 3)), ("tt", 2)])
