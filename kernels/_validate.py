@@ -54,6 +54,21 @@ def as_working_complex(x: torch.Tensor, name: str) -> torch.Tensor:
     return x.to(torch.complex64 if real == torch.float32 else torch.complex128)
 
 
+def check_modes_first(stacked, modes: int, channels: int | None = None, name: str = "stacked") -> None:
+    """``stacked`` must be a real ``[K=modes, batch, 2 * channels]`` tensor (the modes-first layout).
+
+    ``channels=None`` accepts any channel count (the last dimension must still be even).
+    """
+    if isinstance(stacked, torch.Tensor) and not stacked.is_complex() and stacked.ndim == 3 \
+            and stacked.shape[0] == modes and stacked.shape[2] % 2 == 0 \
+            and (channels is None or stacked.shape[2] == 2 * channels):
+        return
+    last = "2 * channels" if channels is None else f"2 * channels={2 * channels}"
+    got = (f"shape {tuple(stacked.shape)}, dtype {stacked.dtype}" if isinstance(stacked, torch.Tensor)
+           else type(stacked).__name__)
+    raise ValueError(f"{name}: expected a real tensor [K={modes}, batch, {last}], got {got}")
+
+
 def complex_dtype_of(real: torch.dtype) -> torch.dtype:
     return torch.complex128 if real == torch.float64 else torch.complex64
 

@@ -53,6 +53,7 @@ from ._validate import (
     as_working_complex,
     as_working_real,
     block_shape,
+    check_modes_first,
     check_norm,
     modes_of_block,
     multiplicities,
@@ -196,10 +197,7 @@ def irfft_modes_first(stacked: torch.Tensor, modes: Sequence[int], size: Sequenc
     modes = as_int_tuple(modes, "modes")
     check_norm(norm)
     block = block_shape(modes)
-    if (not isinstance(stacked, torch.Tensor) or stacked.ndim != 3 or stacked.shape[0] != math.prod(block)
-            or stacked.shape[2] % 2):
-        raise ValueError(f"stacked: expected a real tensor [K={math.prod(block)}, batch, 2 * channels] for modes "
-                         f"{modes}, got {tuple(stacked.shape) if isinstance(stacked, torch.Tensor) else type(stacked).__name__}")
+    check_modes_first(stacked, math.prod(block))
     stacked = as_working_real(stacked, "stacked")
     _, batch, twice = stacked.shape
     size = check_output_size(block, size)

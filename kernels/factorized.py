@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validate import as_working_complex
+from ._validate import as_working_complex, check_modes_first
 from .mixing import (
     complex_as_real_matrix,
     from_modes_first,
@@ -81,12 +81,6 @@ def _complex_parameter(shape: Sequence[int], std: float, dtype: torch.dtype) -> 
 def _check_strategy(strategy: str) -> None:
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
-
-
-def _describe(value) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"shape {tuple(value.shape)}, dtype {value.dtype}"
-    return type(value).__name__
 
 
 def _c(parameter: torch.Tensor) -> torch.Tensor:
@@ -230,11 +224,7 @@ class SpectralWeight(nn.Module):
         True
         """
         _check_strategy(strategy)
-        k = math.prod(self.block)
-        if (not isinstance(stacked, torch.Tensor) or stacked.is_complex() or stacked.ndim != 3
-                or stacked.shape[0] != k or stacked.shape[2] != 2 * self.in_channels):
-            raise ValueError(f"stacked: expected a real tensor [K={k}, batch, 2 * in={2 * self.in_channels}], got "
-                             f"{_describe(stacked)}")
+        check_modes_first(stacked, math.prod(self.block), self.in_channels)
         if strategy == "auto":
             strategy = self.choose_strategy(stacked.shape[1])
         if strategy == "dense":

@@ -92,7 +92,7 @@ def test_every_weight_contracts_in_the_modes_first_layout(factorization, rank, s
     expected = mix_modes_reference(x, weight.dense_pairs())
     stacked = weight.contract_modes_first(to_modes_first(x), strategy)
     assert_close(from_modes_first(stacked, (6, 4)), expected, torch.float64, f"{factorization} {strategy}")
-    with pytest.raises(ValueError, match=r"stacked: expected a real tensor \[K=24, batch, 2 \* in=8\]"):
+    with pytest.raises(ValueError, match=r"stacked: expected a real tensor \[K=24, batch, 2 \* channels=8\]"):
         weight.contract_modes_first(to_modes_first(x)[..., :6], strategy)
 
 
