@@ -81,6 +81,10 @@ def test_mode_mixing_both_forms_match_einsum_fp64(batch):
     assert torch.autograd.gradcheck(mix_modes_first, (stacked, real, imag))
     with pytest.raises(ValueError, match=r"pairs: expected \[K, I, 2 O\] matching stacked"):
         mix_modes_pairs(to_modes_first(x).real, torch.zeros(24, 4, 14, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"real: expected \[K, I, O\] matching stacked|pairs: expected"):
+        mix_modes_first(to_modes_first(x), wk[1:, :, :, 0], wk[1:, :, :, 1])     # wrong K, either form
+    with pytest.raises(ValueError, match=r"imag: expected the shape of real"):
+        mix_modes_first(to_modes_first(x), wk[..., 0], wk[:, :, :6, 1])
 
 
 @pytest.mark.parametrize("factorization,rank", [("dense", None), ("cp", 3), ("tucker", (3, 2, 4, 3)), ("tt", 2)])
