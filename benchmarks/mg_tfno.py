@@ -90,7 +90,7 @@ def initialise(model, init: str) -> None:
 
 
 def train_all(args) -> list[dict]:
-    profile = bench_profile("navier-stokes", quick=True, epochs=args.epochs, progress=False)
+    profile = bench_profile("navier-stokes", quick=True, epochs=args.epochs, n_train=args.n_train, progress=False)
     data = load_problem(profile.data, progress=False)
     tests = evaluation_sets(data, (1, 2) if args.zero_shot else (1,))
     normalizers = make_normalizers(data.train)
@@ -128,6 +128,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="default: the quick profile's (5)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--n-train", type=int, default=None,
+                        help="training trajectories (default: the quick profile's 20; fewer = the data-limited regime)")
     parser.add_argument("--json", default=None, help="write the entries (configs, params, errors) here")
     parser.add_argument("--out", default="runs/mg_tfno", help="checkpoints of every row")
     parser.add_argument("--width", type=int, default=12, help="width of the compressed MG-TFNO")
