@@ -26,6 +26,7 @@ torch.Size([4, 1, 32, 32])
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import sciml
@@ -40,7 +41,7 @@ from .layers import ChannelMLP
 from .padding import DomainPadding
 from .spectral import block_of_modes, check_resolution, make_spectral_conv
 
-__all__ = ["FNO", "TFNO", "check_grid"]
+__all__ = ["FNO", "TFNO", "check_grid", "oversampled_grid"]
 
 
 def check_grid(on, ndim: int, name: str = "on") -> Grid:
@@ -117,7 +118,46 @@ class FNO(sciml.Operator):
         """Map ``values`` ``[B, in_channels, *on.shape]`` on grid ``on`` to ``[B, out_channels, *on.shape]``."""
         self.check_input(values, on)
         check_resolution(values.shape[2:], self.config.modes, "values")
-        return self.forward_network(values, on)
+        if self.config.oversampling == 1:
+            return self.forward_network(values, on)
+        return self.forward_oversampled(values, on)
+
+    def forward_oversampled(self, values: torch.Tensor, on: Grid) -> torch.Tensor:
+        r"""The network run on a grid ``s = config.oversampling`` times finer, read back at ``on``'s points.
+
+        With :math:`I_s` the multilinear interpolation onto the fine grid (:func:`oversampled_grid`)
+        and :math:`R_s` the restriction back to the points of ``on``,
+
+        .. math::
+            \mathcal G_s(a) = R_s\, \mathcal G\big(I_s a\big).
+
+        Node axes: the fine grid has :math:`s(n-1)+1` nodes, every :math:`s`-th of which is a node
+        of ``on``, so :math:`R_s` takes those nodes and :math:`I_s` keeps the input's values
+        there. Cell axes: :math:`s n` cells, and both maps are linear interpolations between cell
+        centres (``align_corners=False``). The spectral layers then integrate the hidden states
+        with a grid spacing :math:`h/s`: for hidden states with jumps, whose truncated DFT errs
+        by :math:`O(h)`, that error (which a model trained at one resolution learns as part of its
+        weights) becomes the one of an :math:`s` times finer grid at every resolution.
+
+        Parameters
+        ----------
+        values : tensor ``[B, in_channels, *on.shape]``
+        on : Grid
+            Non-periodic, equispaced, all axes ``"node"`` or all ``"cell"``.
+
+        Returns
+        -------
+        tensor ``[B, out_channels, *on.shape]``
+        """
+        factor = self.config.oversampling
+        fine = oversampled_grid(on, factor)
+        node = on.kinds[0] == "node"
+        mode = ("linear", "bilinear", "trilinear")[on.ndim - 1]
+        upsampled = F.interpolate(values, size=fine.shape, mode=mode, align_corners=node)
+        out = self.forward_network(upsampled, fine)
+        if node:
+            return out[(slice(None), slice(None), *(slice(None, None, factor),) * on.ndim)]
+        return F.interpolate(out, size=on.shape, mode=mode, align_corners=False)
 
     def check_input(self, values: torch.Tensor, on) -> None:
         """Shape contract of :meth:`forward_values`: grid, dimension, channels (not the resolution)."""
@@ -218,6 +258,27 @@ class TFNO(FNO):
                                        resolve_rank(factorization.kind, dense.shape, factorization.rank))
             mine.spectral.weight = fitted.to(device=dense.device)
         return tfno
+
+
+def oversampled_grid(on: Grid, factor: int) -> Grid:
+    """The grid of :meth:`FNO.forward_oversampled`: ``factor`` times finer per axis than ``on``.
+
+    ``s (n - 1) + 1`` points on a node axis (so it contains the nodes of ``on``), ``s n`` on a
+    cell axis; the same domain and kinds. ``on`` must be non-periodic with all axes of one kind.
+
+    Examples
+    --------
+    >>> oversampled_grid(sciml.Grid.uniform((32, 32)), 2).shape
+    (63, 63)
+    """
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor: expected an integer >= 1, got {factor!r}")
+    kinds = set(on.kinds)
+    if any(axis.periodic for axis in on.axes) or len(kinds) != 1 or not kinds <= {"node", "cell"}:
+        raise ValueError(f"on: oversampling={factor} needs a non-periodic grid whose axes are all 'node' or all "
+                         f"'cell' (multilinear interpolation), got {on!r}")
+    node = on.kinds[0] == "node"
+    return on.with_shape([factor * (n - 1) + 1 if node else factor * n for n in on.shape])
 
 
 def _hidden(ratio: float, width: int) -> int | None:
