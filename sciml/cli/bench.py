@@ -16,6 +16,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resolution", type=int, default=None, help="training resolution (points per axis)")
     parser.add_argument("--width", type=int, default=None, help="override the models' width")
     parser.add_argument("--modes", type=int, default=None, help="override the retained modes per axis")
+    parser.add_argument("--oversampling", type=int, default=None,
+                        help="run fno/tfno on a grid this many times finer (zero-shot super-resolution on darcy)")
     parser.add_argument("--out", default="bench", help="output directory (default: ./bench)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the data splits and the training")
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, ...")
@@ -31,7 +33,8 @@ def run(args) -> int:
 
     results = run_bench(args.problem, args.models, quick=args.quick, out=args.out, epochs=args.epochs,
                         n_train=args.n_train, n_test=args.n_test, resolution=args.resolution, seed=args.seed,
-                        device=args.device, width=args.width, modes=args.modes, workers=args.workers, progress=not args.no_progress,
+                        device=args.device, width=args.width, modes=args.modes, oversampling=args.oversampling,
+                        workers=args.workers, progress=not args.no_progress,
                         figures=not args.no_figures, echo=print)
     print(format_results_table(results))
     print(f"results: {args.out}/results.json")

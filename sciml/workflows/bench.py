@@ -132,6 +132,10 @@ class BenchProfile:
     tfno_rank, mg_rank : float
         Tucker rank of TFNO and joint Tucker rank of MG-TFNO (fractions of dense parameters).
     mg_levels : int
+    oversampling : int
+        :attr:`FNOConfig.oversampling <sciml.operators.FNOConfig>` of FNO and TFNO (1: the plain
+        network; ``s > 1`` runs them on an ``s`` times finer grid, for zero-shot super-resolution
+        on non-periodic problems with discontinuous inputs such as Darcy).
     """
 
     name: str
@@ -145,6 +149,7 @@ class BenchProfile:
     tfno_rank: float = 0.1
     mg_rank: float = 0.05
     mg_levels: int = 1
+    oversampling: int = 1
 
 
 def _profiles(problem: str, quick: bool) -> BenchProfile:
@@ -173,7 +178,7 @@ def _profiles(problem: str, quick: bool) -> BenchProfile:
 def bench_profile(problem: str, quick: bool = False, *, epochs: int | None = None, n_train: int | None = None,
                   n_test: int | None = None, resolution: int | None = None, seed: int | None = None,
                   device: str | None = None, progress: bool | None = None, width: int | None = None,
-                  modes: int | None = None) -> BenchProfile:
+                  modes: int | None = None, oversampling: int | None = None) -> BenchProfile:
     """The profile of ``problem`` (see the module docstring) with command-line overrides applied.
 
     Examples
@@ -193,7 +198,7 @@ def bench_profile(problem: str, quick: bool = False, *, epochs: int | None = Non
                                                   if v is not None})
     trainer = profile.trainer.replace(**{k: v for k, v in (("epochs", epochs), ("seed", seed), ("device", device),
                                                            ("progress", progress)) if v is not None})
-    sizes = {k: v for k, v in (("width", width), ("modes", modes)) if v is not None}
+    sizes = {k: v for k, v in (("width", width), ("modes", modes), ("oversampling", oversampling)) if v is not None}
     return dataclasses.replace(profile, data=data, trainer=trainer, **sizes)
 
 
@@ -232,24 +237,30 @@ def bench_model_config(name: str, profile: BenchProfile, grid) -> dict:
 
     FNO and its subclasses get ``width``, ``modes`` (capped at half the points per axis),
     ``n_layers`` and domain padding on non-periodic axes; TFNO a Tucker rank, MG-TFNO a joint
-    rank and multigrid levels (modes capped to fit a patch). Other registered models size
+    rank and multigrid levels (modes capped to fit a patch); FNO and TFNO the profile's
+    ``oversampling`` when it is not 1 (other models reject it). Other registered models size
     themselves through a ``bench_config(profile, grid) -> dict`` classmethod when they define
     one, and otherwise get ``{}`` (their config defaults).
     """
     from sciml.operators import FNOConfig
 
     cls = sciml.registered_models()[name]
+    periodic = all(getattr(grid.domain, "periodic", (False,)))
+    if profile.oversampling != 1 and (name not in ("fno", "tfno") or periodic):
+        raise ValueError(f"oversampling: {profile.oversampling} applies to fno and tfno on non-periodic problems; "
+                         f"got model {name!r} on a {'periodic' if periodic else 'non-periodic'} grid")
     if hasattr(cls, "bench_config"):
         return dict(cls.bench_config(profile, grid))
     if not issubclass(cls.config_class, FNOConfig):
         return {}
     shape = tuple(grid.shape)
     modes = [min(profile.modes, n // 2) for n in shape]
-    periodic = all(getattr(grid.domain, "periodic", (False,)))
     config = {"width": profile.width, "modes": modes, "n_layers": profile.n_layers,
               "domain_padding": 0.0 if periodic else profile.domain_padding}
     if name == "tfno":
         config["factorization"] = {"kind": "tucker", "rank": profile.tfno_rank}
+    if profile.oversampling != 1:
+        config["oversampling"] = profile.oversampling
     if name == "mg-tfno":
         from sciml.operators.multigrid import overlap_points, patch_shape
 
@@ -436,7 +447,7 @@ def _environment(device) -> dict:
 def run_bench(problem: str, models=BENCH_MODELS, *, quick: bool = False, out="bench", epochs: int | None = None,
               n_train: int | None = None, n_test: int | None = None, resolution: int | None = None,
               seed: int | None = None, device: str | None = None, width: int | None = None,
-              modes: int | None = None, cache_dir=None, workers: int = 1,
+              modes: int | None = None, oversampling: int | None = None, cache_dir=None, workers: int = 1,
               progress: bool = True, figures: bool = True, echo=None) -> dict:
     """Train and compare ``models`` on ``problem``; write ``out/results.json``, checkpoints and figures.
 
@@ -449,8 +460,9 @@ def run_bench(problem: str, models=BENCH_MODELS, *, quick: bool = False, out="be
     quick : bool
         The quick profile instead of the paper's sizes.
     out : path
-    epochs, n_train, n_test, resolution, seed, device, width, modes :
-        Override the profile (``modes`` per axis).
+    epochs, n_train, n_test, resolution, seed, device, width, modes, oversampling :
+        Override the profile (``modes`` per axis; ``oversampling`` of FNO and TFNO, see
+        :class:`BenchProfile`).
     cache_dir, workers :
         Dataset cache and generation processes (:func:`sciml.datasets.load`).
     progress : bool
@@ -472,7 +484,8 @@ def run_bench(problem: str, models=BENCH_MODELS, *, quick: bool = False, out="be
     """
     names = check_model_names(models)
     profile = bench_profile(problem, quick, epochs=epochs, n_train=n_train, n_test=n_test, resolution=resolution,
-                            seed=seed, device=device, progress=progress, width=width, modes=modes)
+                            seed=seed, device=device, progress=progress, width=width, modes=modes,
+                            oversampling=oversampling)
     echo = echo or (lambda line: None)
     out = Path(out)
     echo(f"loading {problem}: {profile.data.n_train} train / {profile.data.n_test} test samples")

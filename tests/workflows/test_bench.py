@@ -142,6 +142,26 @@ def test_profiles():
         check_model_names("fno,fno")
 
 
+def test_oversampling_reaches_fno_and_tfno_only_on_non_periodic_problems():
+    from sciml.operators import FNO, FNOConfig
+    from sciml.workflows import bench_model_config
+
+    darcy_grid = sciml.Grid.uniform((16, 16), sciml.Domain.unit(2))
+    profile = bench_profile("darcy", quick=True, oversampling=2, width=6, modes=4)
+    assert profile.oversampling == 2 and bench_profile("darcy", quick=True).oversampling == 1
+    for name in ("fno", "tfno"):
+        assert bench_model_config(name, profile, darcy_grid)["oversampling"] == 2
+    assert "oversampling" not in bench_model_config("fno", bench_profile("darcy", quick=True), darcy_grid)
+    model = FNO(FNOConfig(in_channels=1, out_channels=1, **bench_model_config("fno", profile, darcy_grid)))
+    assert model.config.oversampling == 2
+    for name in ("mgno", "t1", "mg-tfno"):
+        with pytest.raises(ValueError, match=rf"oversampling: 2 applies to fno and tfno.*got model '{name}'"):
+            bench_model_config(name, profile, darcy_grid)
+    periodic = sciml.Grid.uniform((16, 16), sciml.Domain.unit(2, periodic=True))
+    with pytest.raises(ValueError, match="on a periodic grid"):
+        bench_model_config("fno", bench_profile("navier-stokes", quick=True, oversampling=2), periodic)
+
+
 def test_evaluation_sets_are_keyed_by_resolution(tmp_path):
     data = load("darcy", 8, n_train=2, n_test=2, cache_dir=tmp_path, progress=False)
     sets = evaluation_sets(data, (1, 2))
