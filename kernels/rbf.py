@@ -41,7 +41,11 @@ Paths, the same maps (tested against each other, values and gradients):
   ``benchmarks/neurbf_images.py``).
 * kernel values at given neighbours: ``"dense"`` evaluates every kernel at every point and
   picks the neighbours (the readable reference, ``O(nK)``), ``"gather"`` gathers the
-  neighbours' centres and shapes first (``O(nk)``, the default).
+  neighbours' centres and shapes first (``O(nk)``, the default; ``index_select``, whose
+  backward is an ``index_add``, rather than advanced indexing, whose backward sorts).
+
+The inverse quadric and inverse multiquadric (which never underflow) are normalised by their
+sum directly, the other smooth families through a softmax of :math:`\log\varphi`.
 
 Neighbour indices carry no gradient; values and weights are differentiable (twice, for the
 smooth families) in the points, the centres and the shapes.
@@ -217,7 +221,35 @@ def _safe_sqrt(q: torch.Tensor) -> torch.Tensor:
 
 def _log_profile(u: torch.Tensor, family: str) -> torch.Tensor:
     r""":math:`\log\varphi` from projected offsets ``u [..., d]`` (smooth, radial families)."""
-    q = (u * u).sum(-1)
+    return _log_profile_of_q((u * u).sum(-1), family)
+
+
+def _profile(u: torch.Tensor, family: str) -> torch.Tensor:
+    r""":math:`\varphi` from projected offsets ``u [..., d]``."""
+    if family == "d_linear":
+        return (1.0 - u.abs()).clamp(min=0.0).prod(-1)
+    if family == "inverse_quadric":
+        return 1.0 / (1.0 + (u * u).sum(-1))
+    return torch.exp(_log_profile(u, family))
+
+
+def _gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` (``[n, k, ...]``) through ``index_select``, whose backward is an ``index_add``."""
+    return table.index_select(0, index.reshape(-1)).reshape(*index.shape, *table.shape[1:])
+
+
+def _projected_offsets(x, centres, shapes, index, path):
+    """``u [n, k, d]`` for the neighbours ``index`` (or ``[n, K, d]`` for all kernels)."""
+    if index is None:
+        return _project(x[:, None, :] - centres[None], shapes[None])
+    if path == "dense":  # reference: every kernel at every point, then pick the neighbours
+        every = _project(x[:, None, :] - centres[None], shapes[None])
+        return torch.take_along_dim(every, index[..., None], dim=1)
+    return _project(x[:, None, :] - _gather(centres, index), _gather(shapes, index))
+
+
+def _log_profile_of_q(q: torch.Tensor, family: str) -> torch.Tensor:
+    r""":math:`\log\varphi` as a function of the squared distance ``q`` (radial families)."""
     if family == "gaussian":
         return -0.5 * q
     if family == "inverse_quadric":
@@ -231,23 +263,15 @@ def _log_profile(u: torch.Tensor, family: str) -> torch.Tensor:
     raise AssertionError(family)
 
 
-def _profile(u: torch.Tensor, family: str) -> torch.Tensor:
-    r""":math:`\varphi` from projected offsets ``u [..., d]``."""
-    if family == "d_linear":
-        return (1.0 - u.abs()).clamp(min=0.0).prod(-1)
-    if family == "inverse_quadric":
-        return 1.0 / (1.0 + (u * u).sum(-1))
-    return torch.exp(_log_profile(u, family))
-
-
-def _projected_offsets(x, centres, shapes, index, path):
-    """``u [n, k, d]`` for the neighbours ``index`` (or ``[n, K, d]`` for all kernels)."""
-    if index is None:
-        return _project(x[:, None, :] - centres[None], shapes[None])
-    if path == "dense":  # reference: every kernel at every point, then pick the neighbours
-        every = _project(x[:, None, :] - centres[None], shapes[None])
-        return torch.take_along_dim(every, index[..., None], dim=1)
-    return _project(x[:, None, :] - centres[index], shapes[index])
+def _normalized_from_q(q: torch.Tensor, family: str) -> torch.Tensor:
+    """Weights ``phi / sum(phi)`` over the last axis from squared distances ``q [n, k]``."""
+    if family == "inverse_quadric":  # 1 / (1 + q) never underflows: normalise directly
+        phi = torch.reciprocal(1.0 + q)
+        return phi / phi.sum(-1, keepdim=True)
+    if family == "inverse_multiquadric":
+        phi = torch.rsqrt(1.0 + q)
+        return phi / phi.sum(-1, keepdim=True)
+    return torch.softmax(_log_profile_of_q(q, family), dim=-1)
 
 
 def _check_index(index, n: int, num_centres: int) -> torch.Tensor:
@@ -352,7 +376,7 @@ def normalized_rbf_weights(x: torch.Tensor, centres: torch.Tensor, shapes: torch
         phi = _profile(u, family)
         total = phi.sum(-1, keepdim=True)
         return phi / torch.where(total > 0, total, torch.ones_like(total)), index
-    return torch.softmax(_log_profile(u, family), dim=-1), index
+    return _normalized_from_q((u * u).sum(-1), family), index
 
 
 # ----------------------------------------------------------------------------- weighted k-means

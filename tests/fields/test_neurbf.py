@@ -8,6 +8,8 @@ steps (4000 parameters, seeded, deterministic on CPU), so "+15 dB" and "> 30 dB"
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import math
 
@@ -71,6 +73,21 @@ def test_for_budget_sizes_the_decoder_to_at_most_half_the_budget():
     assert kernels >= small.num_parameters() / 2 and small.num_parameters() <= 3_000
 
 
+def test_for_budget_uses_the_paper_image_setting_in_2d_unless_given():
+    from sciml.fields.neurbf import IMAGE_BUDGET_DEFAULTS
+
+    image = NeuRBF.for_budget(UNIT2, 8_000)
+    assert image.config.decoder_frequency_range == IMAGE_BUDGET_DEFAULTS["decoder_frequency_range"] == (10.0, 100.0)
+    assert image.config.feature_scale == IMAGE_BUDGET_DEFAULTS["feature_scale"] == 1e-4
+    assert float(image.kernel_features.detach().abs().max()) <= 1e-4 * (1 + 1e-6)  # float32 rounding of the bound
+    torch.testing.assert_close(image.decoder_frequencies[[0, -1]], torch.tensor([10.0, 100.0]))
+    given = NeuRBF.for_budget(UNIT2, 8_000, decoder_frequency_range=(1.0, 10.0), feature_scale=0.1)
+    assert given.config.decoder_frequency_range == (1.0, 10.0) and given.config.feature_scale == 0.1
+    volume = NeuRBF.for_budget(sciml.Domain.unit(3), 8_000)
+    assert volume.config.decoder_frequency_range == NeuRBFConfig.decoder_frequency_range
+    assert volume.config.feature_scale == NeuRBFConfig.feature_scale
+
+
 def test_for_budget_refuses_a_budget_without_room_for_the_neighbours():
     with pytest.raises(ValueError, match="params: a budget of 500 parameters is too small"):
         NeuRBF.for_budget(UNIT2, 500)
@@ -108,6 +125,80 @@ def test_laplacian_is_finite_and_matches_finite_differences():
 
     fd = (4 * central(1e-4) - central(2e-4)) / 3  # Richardson: O(h^4) truncation
     torch.testing.assert_close(lap.reshape(-1), fd.reshape(-1), rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- cached neighbours
+def _moved(field, seed=1, scale=0.6):
+    """Shift every centre by up to ``scale`` kernel spacings, so that some neighbour sets change."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        field.centre_params.add_(scale * (2 * torch.rand(field.centre_params.shape, generator=gen) - 1))
+
+
+def test_cached_neighbours_lag_the_moving_centres_by_at_most_refresh_every_calls():
+    """Inside the block the field equals the exact formula evaluated with the kernels of the latest
+    refresh (an independent evaluation through ``rbf_features(u, index)``); float64, exact to 1e-12."""
+    field = _small(num_kernels=30, neighbours=4).double()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(200, 2, generator=gen, dtype=torch.float64)
+    other = torch.rand(50, 2, generator=gen, dtype=torch.float64)
+
+    def through(index, points):
+        h = torch.cat([field.rbf_features(points, index), field.grid(points)], -1)
+        z = field.first(h)
+        return field.decoder(z + torch.sin(z * field.decoder_frequencies))
+
+    stale = field.nearest(x)
+    with field.cached_neighbours(x, refresh_every=3):
+        torch.testing.assert_close(field(x), through(stale, x), rtol=1e-12, atol=1e-12)  # call 1: a search
+        _moved(field)
+        fresh = field.nearest(x)
+        assert not torch.equal(fresh, stale)
+        for _ in range(2):  # calls 2 and 3 reuse the first search, weights from the moved centres
+            torch.testing.assert_close(field(x), through(stale, x), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(field(other), through(field.nearest(other), other), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(field(x), through(fresh, x), rtol=1e-12, atol=1e-12)  # call 4: refreshed
+        _moved(field, seed=2)
+        assert not torch.equal(field(x), through(field.nearest(x), x))  # lagging again
+    torch.testing.assert_close(field(x), through(field.nearest(x), x), rtol=1e-12, atol=1e-12)  # exact after
+
+
+def test_cached_neighbours_with_refresh_every_one_is_the_exact_path_values_and_gradients():
+    field = _small(num_kernels=30).double()
+    x = torch.rand(80, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    target = torch.rand(80, 1, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    params = [p for p in field.parameters() if p.requires_grad]
+    start = copy.deepcopy(field.state_dict())
+    results = []
+    for cached in (False, True):
+        field.load_state_dict(start)
+        with field.cached_neighbours(x, refresh_every=1) if cached else contextlib.nullcontext():
+            for step in range(3):  # the centres move between evaluations: each call must search again
+                loss = ((field(x) - target) ** 2).mean()
+                results.append((loss.detach(), torch.autograd.grad(loss, params)))
+                _moved(field, seed=10 + step, scale=0.3)
+    for (loss_a, grads_a), (loss_b, grads_b) in zip(results[:3], results[3:]):
+        torch.testing.assert_close(loss_b, loss_a, rtol=1e-12, atol=1e-14)
+        for ga, gb in zip(grads_a, grads_b):
+            torch.testing.assert_close(gb, ga, rtol=1e-12, atol=1e-14)
+
+
+def test_cached_neighbours_ignore_modified_or_other_points_and_check_their_input():
+    field = _small(num_kernels=30)
+    x = torch.rand(40, 2, generator=torch.Generator().manual_seed(5))
+    with field.cached_neighbours(x, refresh_every=100):
+        field(x)
+        _moved(field)
+        x.mul_(0.5)  # modified in place: the cached neighbours no longer belong to these values
+        torch.testing.assert_close(field(x), field(x.clone()), rtol=0, atol=0)
+        with pytest.raises(RuntimeError, match="cached_neighbours: already active"), field.cached_neighbours(x):
+            pass
+    assert field._neighbour_cache is None
+    with pytest.raises(ValueError, match="refresh_every: expected an integer >= 1"), \
+            field.cached_neighbours(x, refresh_every=0):
+        pass
+    with pytest.raises(ValueError, match=r"points: expected shape \[n, 2\]"), field.cached_neighbours(x[None]):
+        pass
 
 
 # ----------------------------------------------------------------------------- initialisation

@@ -147,37 +147,43 @@ def test_gaussian_weights_stay_finite_far_from_every_centre():
 # ----------------------------------------------------------------------------- paths and gradients
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape", ["full", "diagonal", "isotropic"])
-@pytest.mark.parametrize("family", ["inverse_quadric", "gaussian", "d_linear"])
-def test_gather_path_matches_dense_reference_values_and_gradients(dtype, shape, family):
-    x, centres, shapes = _problem(n=60, num=25, d=3, shape=shape, dtype=dtype)
+@pytest.mark.parametrize("family", ["inverse_quadric", "inverse_multiquadric", "gaussian", "d_linear"])
+@pytest.mark.parametrize("d", [2, 3])
+def test_fast_paths_match_dense_reference_values_and_gradients(dtype, shape, family, d):
+    x, centres, shapes = _problem(n=60, num=25, d=d, shape=shape, dtype=dtype)
     index = nearest_kernels(x, centres, 5)
+    paths = ("dense", "gather", "auto")
     results = {}
-    for path in ("dense", "gather"):
+    for path in paths:
         leaves = [t.clone().requires_grad_(True) for t in (x, centres, shapes)]
         w, _ = normalized_rbf_weights(*leaves, 5, family, path=path, index=index)
         probe = torch.linspace(-1, 1, w.numel(), dtype=dtype).reshape(w.shape)
-        grads = torch.autograd.grad((w * probe).sum() + rbf_values(*leaves, family, index=index, path=path).sum(),
-                                    leaves)
-        results[path] = (w, grads)
-    _close(results["gather"][0], results["dense"][0], dtype, "weights")
-    for name, g_fast, g_ref in zip(("x", "centres", "shapes"), results["gather"][1], results["dense"][1]):
-        _close(g_fast, g_ref, dtype, f"d/d{name}")
+        values = rbf_values(*leaves, family, index=index, path=path)
+        grads = torch.autograd.grad((w * probe).sum() + (values * probe.flip(0)).sum(), leaves)
+        results[path] = (w, values, grads)
+    for path in paths[1:]:
+        _close(results[path][0], results["dense"][0], dtype, f"{path}: weights")
+        _close(results[path][1], results["dense"][1], dtype, f"{path}: values")
+        for name, g_fast, g_ref in zip(("x", "centres", "shapes"), results[path][2], results["dense"][2]):
+            _close(g_fast, g_ref, dtype, f"{path}: d/d{name}")
 
 
+@pytest.mark.parametrize("path", ["gather", "dense"])
 @pytest.mark.parametrize("family", SMOOTH + ("exponential",))
-def test_gradcheck_and_gradgradcheck_in_points_centres_and_shapes(family):
+def test_gradcheck_and_gradgradcheck_in_points_centres_and_shapes(family, path):
     x, centres, shapes = _problem(n=6, num=5, d=2, shape="full")
     if family == "exponential":  # not differentiable at a centre; keep points away from them
         x = x + 0.05
     index = nearest_kernels(x, centres, 3)
 
     def weights(xx, cc, ss):
-        return normalized_rbf_weights(xx, cc, ss, 3, family, index=index)[0]
+        return normalized_rbf_weights(xx, cc, ss, 3, family, index=index, path=path)[0]
 
     inputs = tuple(t.clone().requires_grad_(True) for t in (x, centres, shapes))
     assert torch.autograd.gradcheck(weights, inputs)
     assert torch.autograd.gradgradcheck(weights, inputs)
-    assert torch.autograd.gradgradcheck(lambda xx, cc, ss: rbf_values(xx, cc, ss, family, index=index), inputs)
+    assert torch.autograd.gradgradcheck(lambda xx, cc, ss: rbf_values(xx, cc, ss, family, index=index, path=path),
+                                        inputs)
 
 
 def test_exponential_gradient_is_finite_at_a_centre():
