@@ -98,6 +98,29 @@ def test_fit_image_recovers_a_linear_image():
     assert result.final_loss < 1e-7
 
 
+def test_fit_image_reuses_neurbf_neighbours_on_full_batches_only(monkeypatch):
+    from sciml.fields import fitting
+    from sciml.fields.neurbf import NeuRBF
+
+    x = np.linspace(0, 1, 16)
+    image = image_to_sampled(0.5 + 0.4 * np.sin(2 * np.pi * x)[:, None] * np.cos(np.pi * x)[None, :])
+    calls = []
+    original = NeuRBF.nearest
+    monkeypatch.setattr(NeuRBF, "nearest", lambda self, points: calls.append(len(points)) or original(self, points))
+    field = NeuRBF.for_domain(Domain.unit(2), num_kernels=16, features=4, width=8)
+    result = fit_image(field, image, steps=25, lr=1e-2, progress=False)
+    # 256 pixels every step: searched at steps 0, 10, 20 only (not at every one of the 25 steps)
+    assert calls == [256] * 3 and fitting.NEIGHBOUR_REFRESH == 10 and result.steps == 25
+    assert field._neighbour_cache is None                  # after the fit the field searches exactly again
+    points = image.on.points(dtype=torch.float32)
+    exact = field.rbf_features(field.to_unit(points), original(field, points))
+    torch.testing.assert_close(field.rbf_features(field.to_unit(points)), exact, rtol=0, atol=0)
+    calls.clear()
+    fit_image(NeuRBF.for_domain(Domain.unit(2), num_kernels=16, features=4, width=8), image, steps=3, lr=1e-2,
+              batch_size=64, progress=False)
+    assert calls == []                                     # random batches: no cache, the exact search in forward
+
+
 def test_siren_fits_a_sphere_to_high_iou(sphere):
     from sciml.fields.mlp import SIREN
 
