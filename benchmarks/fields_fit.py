@@ -15,7 +15,8 @@ Compares the registered fields (SIREN, hash/dense grid, tri-plane, NeuRBF) on
 
 Every fit gets the same parameter budget (``for_budget``) and the same optimisation time,
 measured as this process' CPU time (``clock="cpu"``: fair when other jobs share the cores; run
-with ``OMP_NUM_THREADS=1`` to read it as single-core seconds); the runs of the different fields
+with ``OMP_NUM_THREADS=1`` to read it as single-core seconds; ``--count-placement`` counts
+NeuRBF's kernel placement in it too, so that every field gets the same total time); the runs of the different fields
 on one input are interleaved over ``--repeats`` and the medians reported. Usage (documented in benchmarks/README.md)::
 
     pip download pyvista==0.49.1 --no-deps -d /tmp/pv
@@ -170,6 +171,8 @@ def main(argv=None):
     parser.add_argument("--params", type=int, default=20_000, help="parameter budget of every field")
     parser.add_argument("--seconds", type=float, default=60.0, help="optimisation CPU seconds of every fit")
     parser.add_argument("--steps", type=int, default=100_000, help="step cap of every fit")
+    parser.add_argument("--count-placement", action="store_true",
+                        help="count NeuRBF's kernel placement (k-means) in --seconds (fit_sdf(count_placement=True))")
     parser.add_argument("--resolution", type=int, default=128, help="marching-cubes nodes per axis")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--open-meshes", choices=("winding", "unsigned"), default="winding",
@@ -219,7 +222,7 @@ def main(argv=None):
             print(f"{path.name}: {len(surface.faces)} faces, {report_line}", flush=True)
             fields = interleaved(names, args.repeats, lambda n, r, s=surface, sg=signed: fit_mesh_once(
                 n, s, args.params, args.seconds, args.steps, args.resolution, seed=r, batch_size=args.batch_size,
-                fit_options={"signed": sg}))
+                fit_options={"signed": sg, "count_placement": args.count_placement}))
             report["meshes"][path.name] = {"faces": len(surface.faces), "topology": report_line, "fields": fields}
         for image_name in [] if args.large_only else args.images:
             from skimage import data, transform

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -152,6 +153,29 @@ def test_time_budget_stops_early(sphere):
                      progress=False)
     assert 1 <= result.steps < 100_000 and result.history[-1]["step"] == result.steps
     assert result.seconds >= 0.2
+
+
+class SlowPlacementBall(LearnableBall):
+    """A ball whose kernel placement takes ``placement`` wall seconds (like NeuRBF's k-means)."""
+
+    placement = 0.3
+
+    def init_from_samples(self, points, weights=None, seed=0, progress=False):
+        time.sleep(self.placement)
+
+
+def test_count_placement_takes_the_kernel_placement_out_of_the_budget(sphere):
+    kwargs = dict(steps=100_000, n_points=500, batch_size=64, max_seconds=0.5, progress=False)
+    plain = fit_sdf(SlowPlacementBall(), sphere, **kwargs)
+    assert plain.seconds >= 0.5                                 # placement outside the budget (the default)
+    counted = fit_sdf(SlowPlacementBall(), sphere, count_placement=True, **kwargs)
+    assert 0.2 <= counted.seconds < 0.45 and counted.steps < plain.steps   # 0.5 - 0.3 s left for the steps
+    assert counted.setup_seconds >= 0.3
+    slow = SlowPlacementBall()
+    slow.placement = 0.6                                        # placement alone over the budget: one step
+    assert fit_sdf(slow, sphere, count_placement=True, **kwargs).steps == 1
+    occupancy = fit_occupancy(SlowPlacementBall(), sphere, count_placement=True, **{**kwargs, "batch_size": 256})
+    assert 0.2 <= occupancy.seconds < 0.45
 
 
 class Broken(Field):
