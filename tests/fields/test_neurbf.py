@@ -392,3 +392,30 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module, extraglobs={"torch": torch, "sciml": sciml}, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_placement_clusters_a_seeded_uniform_subset_of_large_pools():
+    generator = torch.Generator().manual_seed(3)
+    points = torch.rand(3000, 2, generator=generator, dtype=torch.float64)
+    weights = torch.rand(3000, generator=generator, dtype=torch.float64)
+
+    def placed(**kwargs):
+        field = NeuRBF.for_domain(UNIT2, num_kernels=12, features=4, width=8)
+        field.init_from_samples(points, weights, seed=5, progress=False, **kwargs)
+        return field.centres.detach().clone(), field.shape_factors.detach().clone()
+
+    keep = torch.randperm(3000, generator=torch.Generator().manual_seed(5))[:500]
+    subset = NeuRBF.for_domain(UNIT2, num_kernels=12, features=4, width=8)
+    subset.init_from_samples(points[keep], weights[keep], seed=5, progress=False, max_points=None)
+    for got, expected in zip(placed(max_points=500), (subset.centres, subset.shape_factors)):
+        torch.testing.assert_close(got, expected.detach(), rtol=0, atol=0)      # the same subset, the same k-means
+    full = NeuRBF.for_domain(UNIT2, num_kernels=12, features=4, width=8)
+    full.init_from_samples(points, weights, seed=5, progress=False, max_points=None)
+    assert not torch.equal(placed(max_points=500)[0], full.centres.detach())   # really a subset
+    for got, expected in zip(placed(max_points=3000), placed(max_points=None)):  # pool not larger: all points
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="max_points"):
+        placed(max_points=5)                                                  # fewer points than kernels
+    with pytest.raises(ValueError, match=r"weights: expected shape \[3000\]"):
+        NeuRBF.for_domain(UNIT2, num_kernels=12, features=4, width=8).init_from_samples(
+            points, weights[:10], progress=False)
