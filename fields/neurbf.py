@@ -70,7 +70,7 @@ from torch import nn
 import sciml
 from sciml.domain import Domain
 from sciml.grid import Grid
-from sciml.kernels.rbf import RBF_FAMILIES, nearest_kernels, normalized_rbf_weights, weighted_kmeans
+from sciml.kernels.rbf import RBF_FAMILIES, gather_rows, nearest_kernels, normalized_rbf_weights, weighted_kmeans
 from sciml.sampled import Sampled
 
 from .base import Field, FieldConfig
@@ -346,7 +346,7 @@ class NeuRBF(Field):
         if self.frequencies.numel():
             sines = torch.sin(weights * self.frequencies.to(u.dtype))
             weights = torch.cat([weights.expand(-1, -1, cfg.linear_features), sines], -1)
-        features = self.kernel_features.index_select(0, index.reshape(-1)).reshape(*index.shape, -1)
+        features = gather_rows(self.kernel_features, index)
         return (features * weights).sum(1) + self.feature_bias
 
     def nearest(self, x: torch.Tensor) -> torch.Tensor:

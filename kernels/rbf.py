@@ -64,6 +64,7 @@ __all__ = [
     "KDTREE_FROM",
     "RBF_FAMILIES",
     "KMeansResult",
+    "gather_rows",
     "nearest_kernels",
     "normalized_rbf_weights",
     "rbf_values",
@@ -233,8 +234,15 @@ def _profile(u: torch.Tensor, family: str) -> torch.Tensor:
     return torch.exp(_log_profile(u, family))
 
 
-def _gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``table[index]`` (``[n, k, ...]``) through ``index_select``, whose backward is an ``index_add``."""
+def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` (``[n, k, ...]``) through ``index_select``, whose backward is an ``index_add``.
+
+    Examples
+    --------
+    >>> table, index = torch.randn(5, 3), torch.tensor([[4, 0], [2, 2]])
+    >>> torch.equal(gather_rows(table, index), table[index])
+    True
+    """
     return table.index_select(0, index.reshape(-1)).reshape(*index.shape, *table.shape[1:])
 
 
@@ -245,7 +253,7 @@ def _projected_offsets(x, centres, shapes, index, path):
     if path == "dense":  # reference: every kernel at every point, then pick the neighbours
         every = _project(x[:, None, :] - centres[None], shapes[None])
         return torch.take_along_dim(every, index[..., None], dim=1)
-    return _project(x[:, None, :] - _gather(centres, index), _gather(shapes, index))
+    return _project(x[:, None, :] - gather_rows(centres, index), gather_rows(shapes, index))
 
 
 def _log_profile_of_q(q: torch.Tensor, family: str) -> torch.Tensor:
