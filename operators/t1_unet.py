@@ -13,7 +13,11 @@ residual keeps the lifted modes:
 The block never depends on the grid, so neither does the U-Net: the model is as
 resolution-agnostic as :class:`~sciml.operators.transform_once.TransformOnce`. With the FFT
 the leading mode axes are rolled to increasing frequency (``-m .. m-1``) before the
-convolutions, so neighbours in the array are neighbours in frequency.
+convolutions, so neighbours in the array are neighbours in frequency, and the complex block
+enters the U-Net as real and imaginary channels (``2 width``). The U-Net's activations act on
+the mode array; ``nonlinearity`` (the head's activation) defaults to ``"modes"`` here, which fit
+the Neumann heat test problem better (relative L2 0.04-0.06 against 0.09-0.13 with
+``"collocation"``, seeds 0 and 1).
 
 Examples
 --------
@@ -53,6 +57,8 @@ class TransformOnceUNetConfig(TransformOnceConfig):
 
     Parameters
     ----------
+    nonlinearity : {"modes", "collocation"}
+        The head's activation (default ``"modes"``; see the module docstring).
     unet_levels : int
         Poolings (levels below the top); channels double per level. The mode block must
         keep at least one mode per axis at the coarsest level: ``m_j >= 2 ** unet_levels``.
@@ -60,6 +66,7 @@ class TransformOnceUNetConfig(TransformOnceConfig):
 
     n_layers: int = 2
     unet_levels: int = 2
+    nonlinearity: str = "modes"
 
     def __post_init__(self):
         super().__post_init__()
@@ -139,6 +146,18 @@ class ModeUNet(nn.Module):
         return z + update
 
 
+class _RealParts(nn.Module):
+    """Run a real module on a complex block as ``[real | imaginary]`` channels."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.module(torch.cat([z.real, z.imag], dim=1))
+        return torch.complex(*out.chunk(2, dim=1))
+
+
 @sciml.register_model("t1-unet")
 class TransformOnceUNet(TransformOnce):
     """Reduced-order T1: :class:`ModeUNet` as the processor of the mode block.
@@ -152,8 +171,11 @@ class TransformOnceUNet(TransformOnce):
 
     def _make_processor(self) -> nn.Module:
         config = self.config
-        roll = tuple(config.modes[:-1]) + (0,) if config.transform == "fft" else None
-        return ModeUNet(config.width, config.ndim, config.unet_levels, config.n_layers, config.activation, roll)
+        if config.transform == "dct":
+            return ModeUNet(config.width, config.ndim, config.unet_levels, config.n_layers, config.activation)
+        roll = tuple(config.modes[:-1]) + (0,)
+        return _RealParts(ModeUNet(2 * config.width, config.ndim, config.unet_levels, config.n_layers,
+                                   config.activation, roll))
 
     @classmethod
     def bench_config(cls, profile, grid) -> dict:

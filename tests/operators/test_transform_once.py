@@ -248,13 +248,15 @@ def test_variance_preserving_initialisation_keeps_the_activation_variance_throug
     """White noise at N = 64² kept to m = 8² modes: sigma^2 = N / (m fan_in) keeps the spatial variance of
     every layer's activation within [0.6, 1.6] of the input's over 8 layers; the fan-in init collapses
     it to about m / N = 1/64 at the lifting. Activation variance = mean square of the synthesized field
-    = mean of the squared (RMS-scaled) modes on a cell grid (Parseval)."""
+    = mean of the squared (RMS-scaled) modes on a cell grid (Parseval). The paper's layer (mode mixing,
+    activation on the coefficients), for which the initialisation is derived."""
     grid = make_grid("cell", (64, 64))
     ratios = {}
     for init in ("variance-preserving", "fan-in"):
         torch.manual_seed(1)
         config = TransformOnceConfig(8, 1, width=64, modes=(8, 8), n_layers=8, activation=activation, init=init,
-                                     init_resolution=(64, 64), positional_embedding=False)
+                                     init_resolution=(64, 64), positional_embedding=False, layer="mixing",
+                                     nonlinearity="modes")
         model = TransformOnce(config).double()
         seen = []
         for layer in [model.lifting, *model.processor]:
@@ -346,8 +348,9 @@ def test_frequency_domain_training_path():
                                               transform="fft"))
     target_modes = model.target_modes(targets, grid)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, 240)
     losses = []
-    for step in range(120):
+    for step in range(240):
         batch = slice(16 * (step % 4), 16 * (step % 4 + 1))
         loss = modes_relative_l2(model.forward_modes(inputs[batch], grid), target_modes[batch], grid, "fft")
         if not torch.isfinite(loss):
@@ -355,6 +358,7 @@ def test_frequency_domain_training_path():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        schedule.step()
         losses.append(float(loss.detach()))
     with torch.no_grad():
         mode_error = float(modes_relative_l2(model.forward_modes(inputs, grid), target_modes, grid, "fft"))
