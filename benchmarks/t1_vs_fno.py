@@ -9,9 +9,10 @@ ratio FNO / T1.
 Part 2 (accuracy): the ``sciml bench navier-stokes --quick`` setting (32², 20/4 trajectories, the
 one-step map of 10 snapshots, width 24, modes 8, 4 layers, 5 epochs), trained with the bench's own
 ``bench_model`` (Trainer, Gaussian normalizers, RelativeL2, one-cycle schedule), then evaluated
-zero-shot at 2x and 4x (the test trajectories solved at that resolution). FNO, T1-DCT (dropping or
-passing through the modes it does not keep), T1-FFT, and T1-FFT again with ``--matched-epochs``
-epochs, about FNO's training time.
+zero-shot at 2x and 4x (the test trajectories solved at that resolution). FNO; the bench's T1
+(FFT, Fourier layer, collocation activation); the paper's layer (mode mixing, activation on the
+coefficients); each of those two changes alone; T1 with the DCT; then FNO and T1 again with
+``--long-epochs`` epochs.
 
 Run::
 
@@ -83,26 +84,32 @@ def speed(resolutions, width: int, modes: int, n_layers: int, samples: int, batc
 
 
 def accuracy(epochs: int, n_train: int | None, n_test: int | None, out: Path, progress: bool,
-             matched_epochs: int) -> dict:
+             long_epochs: int, resolution: int | None = None, factors=None, only=None) -> dict:
     profile = bench_profile("navier-stokes", quick=True, epochs=epochs, n_train=n_train, n_test=n_test,
-                            progress=progress)
+                            progress=progress, resolution=resolution)
     data = load_problem(profile.data, progress=progress)
-    tests = evaluation_sets(data, profile.factors)
+    tests = evaluation_sets(data, factors or profile.factors)
     normalizers = make_normalizers(data.train)
     grid = data.train.targets.on
     results = {"profile": sciml.config_to_dict(profile.data), "width": profile.width, "modes": profile.modes,
                "n_layers": profile.n_layers, "trainer": sciml.config_to_dict(profile.trainer), "models": []}
-    runs = [("fno", "fno", {}, profile.trainer), ("t1-dct", "t1", {}, profile.trainer),
-            ("t1-dct-pass", "t1", {"high_frequencies": "pass"}, profile.trainer),
-            ("t1-fft", "t1", {"transform": "fft"}, profile.trainer),
-            (f"t1-fft, {matched_epochs} epochs", "t1", {"transform": "fft"},
-             profile.trainer.replace(epochs=matched_epochs))]
+    runs = [("fno", "fno", {}, profile.trainer),
+            ("t1", "t1", {}, profile.trainer),                                   # the bench's T1: FFT, Fourier layer
+            ("t1, paper layer", "t1", {"layer": "mixing", "nonlinearity": "modes"}, profile.trainer),
+            ("t1, mixing layer", "t1", {"layer": "mixing"}, profile.trainer),
+            ("t1, coefficient activation", "t1", {"nonlinearity": "modes"}, profile.trainer),
+            ("t1-dct", "t1", {"transform": "dct"}, profile.trainer)]
+    if long_epochs:
+        long = profile.trainer.replace(epochs=long_epochs)
+        runs += [("fno", "fno", {}, long), ("t1", "t1", {}, long)]
+    if only:
+        runs = [run for run in runs if run[0] in only]
     for label, name, extra, trainer in runs:
         torch.manual_seed(profile.trainer.seed)
         config = {**bench_model_config(name, profile, grid), **extra}
         model = make_model(name, config, data.train.inputs.channels, data.train.targets.channels)
-        entry = bench_model(label, model, data.train, tests, trainer, out / label.split(",")[0] / str(trainer.epochs),
-                            normalizers=normalizers)
+        entry = bench_model(label, model, data.train, tests, trainer,
+                            out / label.replace(", ", "-").replace(" ", "-") / str(trainer.epochs), normalizers=normalizers)
         entry.pop("history", None)
         results["models"].append(entry)
         errors = ", ".join(f"{k} {v['rel_l2']:.3e}" for k, v in entry["errors"].items())
@@ -142,10 +149,14 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None, help="accuracy part (default: the quick profile's)")
-    parser.add_argument("--matched-epochs", type=int, default=25,
-                        help="epochs of the extra T1-FFT run given about FNO's training time")
+    parser.add_argument("--long-epochs", type=int, default=20,
+                        help="epochs of the second FNO / T1 pair (the first uses the quick profile's)")
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-test", type=int, default=None)
+    parser.add_argument("--resolution", type=int, default=None, help="training grid of the accuracy part")
+    parser.add_argument("--factors", default=None, help="evaluation resolutions as factors, e.g. '1' or '1,2,4'")
+    parser.add_argument("--only", default=None, help="comma-separated run labels, e.g. 'fno,t1' (0 --long-epochs "
+                                                     "drops the long pair)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
@@ -160,7 +171,9 @@ def main(argv=None) -> None:
         print(speed_table(rows, args.width, args.modes, args.layers, args.samples, args.batch, args.repeats))
     if not args.skip_accuracy:
         report["accuracy"] = accuracy(args.epochs, args.n_train, args.n_test, out, not args.no_progress,
-                                      args.matched_epochs)
+                                      args.long_epochs, args.resolution,
+                                      [int(f) for f in args.factors.split(",")] if args.factors else None,
+                                      args.only.split(",") if args.only else None)
         print(accuracy_table(report["accuracy"]))
     (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
 

@@ -24,7 +24,7 @@ from sciml.operators.t1_modes import (
     to_modes,
 )
 from sciml.operators.t1_unet import ModeUNet, TransformOnceUNet, TransformOnceUNetConfig
-from sciml.operators.transform_once import TransformOnce, TransformOnceConfig, activation_moments
+from sciml.operators.transform_once import ModeActivation, TransformOnce, TransformOnceConfig, activation_moments
 
 GRIDS = {  # (centring, periodic): the equispaced grid kinds T1 accepts
     "cell": ("cell", False),
@@ -283,9 +283,65 @@ def test_activation_moments_match_closed_forms_and_an_independent_quadrature():
     assert np.allclose(activation_moments("gelu"), (second, residual), rtol=1e-9)
 
 
-def test_model_gradcheck_fp64():
-    model = t1("dct", width=3, modes=(3, 2), n_layers=1, projection_ratio=1.0)
-    grid = make_grid("node", (6, 5))
+# -- where the activation acts ---------------------------------------------------------------------
+@pytest.mark.parametrize("transform", ["fft", "dct"])
+def test_collocation_activation_is_the_physical_activation_up_to_aliasing(transform):
+    """Independent reference: synthesize the block's function on a 256² grid, apply the activation there,
+    take the kept modes. The collocation activation differs from it by aliasing only, which falls
+    spectrally as the points per mode grow (measured, FFT, gelu: 1.2e-2, 2.0e-3, 1.9e-6 at 3, 4, 8 points
+    per mode; the DCT's cell-centred points are at the reference's own quadrature error already)."""
+    torch.manual_seed(0)
+    modes = (6, 6)
+    if transform == "fft":
+        grid = periodic_grid((256, 256))
+        z = realizable_modes(torch.randn(2, 3, 12, 6, dtype=torch.complex128), modes)
+        frequency = torch.fft.fftfreq(12, 1 / 12).abs().view(-1, 1)
+    else:
+        grid = make_grid("cell", (256, 256))
+        z = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+        frequency = torch.arange(6.0).view(-1, 1)
+    z = z / (1 + frequency**2 + torch.arange(6.0).view(1, -1) ** 2)          # a smooth function
+    scale = math.sqrt(z[0, 0].numel())
+    errors = {}
+    for points in (3, 4, 8):
+        act = ModeActivation("gelu", transform, modes, "collocation", points).double()
+        reference = to_modes(torch.nn.functional.gelu(from_modes(z, grid, transform)), grid, modes, transform)
+        errors[points] = float((act(z * scale) / scale - reference).abs().max() / reference.abs().max())
+    if transform == "fft":
+        assert errors[3] < 3e-2 and errors[4] < errors[3] / 4 and errors[8] < 1e-5, errors
+    else:
+        assert all(e < 1e-5 for e in errors.values()), errors
+    # the activation on the coefficients is a different map: it has no sum-frequency terms
+    coefficient_wise = ModeActivation("gelu", transform, modes, "modes").double()(z * scale) / scale
+    assert float((coefficient_wise - reference).abs().max() / reference.abs().max()) > 0.1
+
+
+@pytest.mark.parametrize("nonlinearity", ["collocation", "modes"])
+def test_fft_t1_commutes_with_translations_with_the_collocation_activation(nonlinearity):
+    """Complex per-mode weights, real channel maps and a physical-space activation: shifting a periodic
+    input by whole collocation cells (2 cells of the 48-point grid = 1 of the 24 collocation points
+    per axis, 3 x 8 modes) shifts the output, to rounding. The paper's activation on the real and
+    imaginary parts of each coefficient does not commute with the phase factor of a shift."""
+    torch.manual_seed(0)
+    grid = periodic_grid((48, 48))
+    model = TransformOnce(TransformOnceConfig(2, 1, width=8, modes=(8, 8), n_layers=2, transform="fft",
+                                              positional_embedding=False, nonlinearity=nonlinearity)).double()
+    x = band_limited(grid, 3, 2, max_frequency=6, seed=1)
+    with torch.no_grad():
+        out = model(sciml.Sampled(x, grid)).values
+        shifted = model(sciml.Sampled(torch.roll(x, (2, -4), (-2, -1)), grid)).values
+    error = float((shifted - torch.roll(out, (2, -4), (-2, -1))).abs().max() / out.abs().max())
+    if nonlinearity == "collocation":
+        assert error < 1e-12, error
+    else:
+        assert error > 1e-2, error
+
+
+@pytest.mark.parametrize("transform, layer, kind", [("dct", "fourier", "node"), ("fft", "fourier", "node-periodic"),
+                                                    ("fft", "mixing", "cell-periodic")])
+def test_model_gradcheck_fp64(transform, layer, kind):
+    model = t1(transform, width=3, modes=(3, 2), n_layers=1, projection_ratio=1.0, layer=layer)
+    grid = make_grid(kind, (6, 5))
     x = torch.randn(1, 1, 6, 5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: model(sciml.Sampled(v, grid)).values, (x,))
 
@@ -431,6 +487,14 @@ def test_errors_name_the_argument():
         TransformOnceConfig(1, 1, modes=(8, 8), init_resolution=(64,))
     with pytest.raises(ValueError, match="unet_levels"):
         TransformOnceUNetConfig(1, 1, modes=(4, 4), unet_levels=3)
+    with pytest.raises(ValueError, match="collocation: expected an integer >= 3"):
+        TransformOnceConfig(1, 1, transform="fft", collocation=2)          # 2 m points: -m is the Nyquist
+    with pytest.raises(ValueError, match="nonlinearity"):
+        TransformOnceConfig(1, 1, nonlinearity="spatial")
+    with pytest.raises(ValueError, match="layer"):
+        TransformOnceConfig(1, 1, layer="attention")
+    with pytest.raises(ValueError, match="z: expected complex"):
+        t1("fft").processor[0](torch.randn(1, 8, 12, 6))
     model = t1()
     with pytest.raises(ValueError, match="input channels"):
         model(torch.randn(1, 2, 32, 32, dtype=torch.float64))
