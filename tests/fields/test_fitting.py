@@ -180,6 +180,20 @@ def test_count_placement_takes_the_kernel_placement_out_of_the_budget(sphere):
     assert 0.5 - occupancy.setup_seconds <= occupancy.seconds < 0.45
 
 
+def test_fit_image_counts_the_placement_only_when_asked():
+    class SlowPlacementRamp(Ramp):                              # an image field whose placement sleeps 0.3 s
+        def init_from_sampled(self, image, kind, seed=0, progress=False):
+            time.sleep(0.3)
+
+    image = image_to_sampled(np.random.default_rng(0).random((6, 8, 2)))
+    kwargs = dict(steps=100_000, lr=1e-3, max_seconds=0.5, progress=False)
+    plain = fit_image(SlowPlacementRamp(), image, **kwargs)
+    assert plain.seconds >= 0.5 and plain.setup_seconds >= 0.3
+    counted = fit_image(SlowPlacementRamp(), image, count_placement=True, **kwargs)
+    assert counted.setup_seconds >= 0.3
+    assert 0.5 - counted.setup_seconds <= counted.seconds < 0.45 and counted.steps < plain.steps
+
+
 class Broken(Field):
     def __init__(self):
         super().__init__(Domain.unit(3))
