@@ -435,6 +435,11 @@ def test_mode_unet_starts_as_the_identity_and_rolls_fft_blocks_by_frequency():
     plain.load_state_dict(unet.state_dict())
     rolled = torch.roll(z, (3, 0), (2, 3))
     torch.testing.assert_close(unet(z), torch.roll(plain(rolled), (-3, 0), (2, 3)))
+    # FFT blocks are complex: the U-Net sees real and imaginary parts as 2 x width channels
+    model = TransformOnceUNet(TransformOnceUNetConfig(1, 1, width=4, modes=(3, 5), transform="fft", unet_levels=1))
+    complex_block = torch.randn(2, 4, 6, 5, dtype=torch.complex64)
+    assert model.processor.module.output.out_channels == 8
+    assert torch.equal(model.processor(complex_block), complex_block)
 
 
 CONFIGS = {
@@ -442,6 +447,8 @@ CONFIGS = {
     "t1-fft-pass": (TransformOnce, TransformOnceConfig(2, 1, width=6, modes=(4, 4), transform="fft",
                                                        high_frequencies="pass", projection_ratio=0.0)),
     "t1-unet": (TransformOnceUNet, TransformOnceUNetConfig(2, 1, width=6, modes=(4, 4), unet_levels=1)),
+    "t1-fft-mixing": (TransformOnce, TransformOnceConfig(2, 1, width=6, modes=(4, 4), transform="fft", layer="mixing",
+                                                         nonlinearity="modes", collocation=4)),
 }
 
 
