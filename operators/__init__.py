@@ -24,7 +24,15 @@ from .padding import DomainPadding
 from .spectral import block_of_modes, make_spectral_conv
 from .t1_modes import coordinate_modes, from_modes, modes_energy, modes_relative_l2, realizable_modes, to_modes
 from .t1_unet import ModeUNet, TransformOnceUNet, TransformOnceUNetConfig
-from .transform_once import ModeLinear, ModeMixingLayer, TransformOnce, TransformOnceConfig, activation_moments
+from .transform_once import (
+    FourierModeLayer,
+    ModeActivation,
+    ModeLinear,
+    ModeMixingLayer,
+    TransformOnce,
+    TransformOnceConfig,
+    activation_moments,
+)
 
 __all__ = [
     "BlockConfig",
@@ -55,7 +63,7 @@ __all__ = [
     "random_factorized_weight",
     "weight_from_dense",
     "BiasField", "MgNO", "MgNOConfig", "MgNOLayer", "VCycle",
-    "ModeLinear", "ModeMixingLayer", "ModeUNet", "TransformOnce", "TransformOnceConfig", "TransformOnceUNet",
+    "FourierModeLayer", "ModeActivation", "ModeLinear", "ModeMixingLayer", "ModeUNet", "TransformOnce", "TransformOnceConfig", "TransformOnceUNet",
     "TransformOnceUNetConfig", "activation_moments", "coordinate_modes", "from_modes", "modes_energy",
     "modes_relative_l2", "realizable_modes", "to_modes",
 ]
