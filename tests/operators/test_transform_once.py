@@ -483,6 +483,9 @@ def test_bench_sizes_t1_like_the_fno(name):
         assert config["n_layers"] == fno["n_layers"]
     model = make_model(name, config, 10, 1)
     assert model(sciml.Sampled(torch.randn(1, 10, 32, 32), grid)).values.shape == (1, 1, 32, 32)
+    # Fourier modes on periodic grids (the DCT's truncation floor there is large), cosines on bounded ones
+    assert config["transform"] == "fft"
+    assert bench_model_config(name, profile, make_grid("cell", (32, 32)))["transform"] == "dct"
 
 
 def test_errors_name_the_argument():
