@@ -46,12 +46,12 @@ Where the activation acts
 ``nonlinearity="modes"`` is the paper's activation on each coefficient. It cannot create the
 sum-frequency products of a physical-space activation (:math:`\hat a_p \hat b_q \to p + q`, the
 advection term of a flow), and on the ``sciml bench navier-stokes --quick`` problem a T1 with it
-learns little more than the best linear map (5 epochs: 5.5e-2 relative L2 with the FFT against
-FNO's 2.2e-2; the linear extrapolation of the last two snapshots gives 8.9e-2).
+learns little more than the best linear map (5 epochs: 5.0e-2 to 5.2e-2 relative L2 with the FFT,
+against FNO's 2.2e-2; the linear extrapolation of the last two snapshots gives 8.9e-2).
 ``nonlinearity="collocation"`` (the default) evaluates the activation on the values of the block's
 own function at ``collocation * m_j`` points per axis and returns their kept modes: frequencies
-couple as in FNO, and the cost still does not grow with the input's resolution (1.9e-2 to 2.5e-2
-on the same problem; ``benchmarks/t1_vs_fno.py``). Pick the transform that suits the boundary:
+couple as in FNO, and the cost still does not grow with the input's resolution (1.9e-2 with the
+Fourier layer, 2.6e-2 with the mixing layer on the same problem; ``benchmarks/t1_vs_fno.py``). Pick the transform that suits the boundary:
 on periodic data the DCT's even extension has kinks at the boundary, its coefficients decay
 like :math:`k^{-2}`, and 8 cosine modes leave a 6.8% truncation floor on that problem, against
 0.2% for 8 Fourier modes; ``bench_config`` takes the FFT on periodic grids.
