@@ -29,7 +29,8 @@ Run::
     OMP_NUM_THREADS=1 python benchmarks/mg_tfno.py --threads 1 --json runs/mg_tfno.json
 
 Prints a markdown table (model, params, FNO params / params, lr, s/epoch, rel L2 at 32² and 64²)
-and writes the entries to ``--json`` when given.
+and writes the entries to ``--json`` when given. ``--resolution``, ``--n-train`` / ``--n-test`` and
+``--only`` run a subset at another size (the high-resolution, little-data regime of the paper).
 """
 
 from __future__ import annotations
@@ -90,13 +91,23 @@ def initialise(model, init: str) -> None:
 
 
 def train_all(args) -> list[dict]:
-    profile = bench_profile("navier-stokes", quick=True, epochs=args.epochs, n_train=args.n_train, progress=False)
+    profile = bench_profile("navier-stokes", quick=True, epochs=args.epochs, n_train=args.n_train,
+                            n_test=args.n_test, resolution=args.resolution, progress=False)
     data = load_problem(profile.data, progress=False)
     tests = evaluation_sets(data, (1, 2) if args.zero_shot else (1,))
     normalizers = make_normalizers(data.train)
     grid = data.train.targets.on
+    fno = make_model("fno", bench_model_config("fno", profile, grid), data.train.inputs.channels,
+                     data.train.targets.channels)
+    fno_params = sum(p.numel() for p in fno.parameters())          # the ratio's reference, run or not
     entries = []
-    for label, name, overrides, lr, init in runs(args, profile):
+    rows = runs(args, profile)
+    if args.only:
+        wanted = [w.strip() for w in args.only.split("|")]
+        rows = [row for row in rows if row[0] in wanted]
+        if not rows:
+            raise SystemExit(f"--only: no row labelled {wanted}; labels: {sorted({r[0] for r in runs(args, profile)})}")
+    for label, name, overrides, lr, init in rows:
         torch.manual_seed(profile.trainer.seed)
         config = {**bench_model_config(name, profile, grid), **overrides}
         model = make_model(name, config, data.train.inputs.channels, data.train.targets.channels)
@@ -107,6 +118,7 @@ def train_all(args) -> list[dict]:
         entry = bench_model(label, model, data.train, tests, trainer, out, normalizers=normalizers)
         entry.pop("history", None)
         entry["init"] = init or None
+        entry["fno_params"] = fno_params
         entries.append(entry)
         errors = ", ".join(f"{k} {v['rel_l2']:.3e}" for k, v in entry["errors"].items())
         print(f"{label} (lr {lr:g}): {entry['params']:,} params, {entry['seconds_per_epoch']:.2f} s/epoch, "
@@ -115,9 +127,9 @@ def train_all(args) -> list[dict]:
 
 
 def table(entries: list[dict]) -> str:
-    """Markdown table of the entries (the first is FNO, the reference of the parameter ratio)."""
+    """Markdown table of the entries; the parameter ratio is against the bench's FNO at the same size."""
     keys = list(entries[0]["errors"])
-    reference = entries[0]["params"]
+    reference = entries[0].get("fno_params", entries[0]["params"])
     header = ["model", "params", "FNO params / params", "init", "lr", "s/epoch"] + [f"rel L2 {k}" for k in keys]
     return markdown_table(header, [[e["name"], f"{e['params']:,}", f"{reference / e['params']:.1f}x", e["init"] or "-",
                                     f"{e['lr']:g}", f"{e['seconds_per_epoch']:.2f}", *rel_l2_cells(e, keys)]
@@ -130,6 +142,9 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--n-train", type=int, default=None,
                         help="training trajectories (default: the quick profile's 20; fewer = the data-limited regime)")
+    parser.add_argument("--n-test", type=int, default=None, help="test trajectories (default: the quick profile's)")
+    parser.add_argument("--resolution", type=int, default=None, help="training grid (default: the quick profile's 32)")
+    parser.add_argument("--only", default=None, help="'|'-separated row labels to run, e.g. 'mg-tfno 100x|fno'")
     parser.add_argument("--json", default=None, help="write the entries (configs, params, errors) here")
     parser.add_argument("--out", default="runs/mg_tfno", help="checkpoints of every row")
     parser.add_argument("--width", type=int, default=12, help="width of the compressed MG-TFNO")
