@@ -377,7 +377,7 @@ def test_trainer_fits_spatial_outputs_and_transfers_resolution(name):
     train, test = neumann_heat(32, 96, seed=1).split(64)
     if name == "t1":
         model = TransformOnce(TransformOnceConfig(1, 1, width=16, modes=(8, 8), n_layers=2, init="fan-in"))
-        tolerance = 0.03                                   # measured 0.0068 (seeds 0, 1)
+        tolerance = 0.03                                   # measured 0.0074, 0.0107 (seeds 0, 1)
     else:
         model = TransformOnceUNet(TransformOnceUNetConfig(1, 1, width=12, modes=(8, 8), unet_levels=1,
                                                           init="fan-in"))
