@@ -87,7 +87,7 @@ from torch import nn
 
 import sciml
 from sciml import Grid
-from sciml.kernels import block_shape, check_resolution, irfft_modes, rfft_modes
+from sciml.kernels import block_shape, check_resolution
 
 from .config import ACTIVATIONS, _check_choice, _check_int, _check_number
 from .fno import check_grid
@@ -96,8 +96,6 @@ from .t1_modes import (
     TRANSFORMS,
     _check_transform_grid,
     _contract,
-    _cosine_basis,
-    _unpaired_scale,
     coordinate_modes,
     from_modes,
     realizable_modes,
@@ -320,30 +318,19 @@ class ModeActivation(nn.Module):
         self.activation = make_activation(activation)
         self.transform, self.modes, self.where = transform, tuple(modes), where
         self.points = tuple(collocation * m for m in self.modes)
-        self.scale = math.sqrt(math.prod(self.modes) * (2 ** (len(self.modes) - 1) if transform == "fft" else 1))
-        if transform == "fft":
-            self.register_buffer("unpaired", torch.tensor(_unpaired_scale(self.modes), dtype=torch.float32),
-                                 persistent=False)
-        if where == "collocation" and transform == "dct":
-            for j, (m, n) in enumerate(zip(self.modes, self.points)):
-                synthesis = _cosine_basis(m, (np.arange(n) + 0.5) / n).T            # [n, m]
-                self.register_buffer(f"synthesis{j}", torch.tensor(synthesis, dtype=torch.float32), persistent=False)
-                self.register_buffer(f"analysis{j}", torch.tensor(synthesis.T / n, dtype=torch.float32),
-                                     persistent=False)
+        self.scale = math.sqrt(math.prod(block_shape(self.modes) if transform == "fft" else self.modes))
+        # the kept modes' own grid: periodic nodes for the FFT, cell centres (the exact DCT-II) for the DCT
+        d = len(self.modes)
+        self.grid = (Grid.uniform(self.points, sciml.Domain.unit(d, periodic=True)) if transform == "fft"
+                     else Grid.uniform(self.points, sciml.Domain.unit(d), centring="cell"))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if self.where == "modes":
             if z.is_complex():
                 return torch.complex(self.activation(z.real), self.activation(z.imag))
             return self.activation(z)
-        if self.transform == "fft":          # unpaired entries hold twice the coefficient, as in to_modes
-            values = irfft_modes(z / self.scale, self.points, norm="forward")
-            block = rfft_modes(self.activation(values), self.modes, norm="forward")
-            return block * self.unpaired.to(block.real.dtype) * self.scale
-        d = len(self.modes)
-        synthesis = [getattr(self, f"synthesis{j}").to(z.dtype) for j in range(d)]
-        analysis = [getattr(self, f"analysis{j}").to(z.dtype) for j in range(d)]
-        return _contract(self.activation(_contract(z / self.scale, synthesis)), analysis) * self.scale
+        values = from_modes(z / self.scale, self.grid, self.transform)
+        return to_modes(self.activation(values), self.grid, self.modes, self.transform) * self.scale
 
     def extra_repr(self) -> str:
         points = f", points={self.points}" if self.where == "collocation" else ""
