@@ -259,12 +259,17 @@ def _place_kernels(field: Field, points: torch.Tensor, weights: torch.Tensor, se
 
     Returns the ``clock`` seconds the placement took (0 for other fields).
     """
-    init = getattr(field, "init_from_samples", None)
+    return _timed_init(field, "init_from_samples", clock, points, weights, seed=seed, progress=progress)
+
+
+def _timed_init(field: Field, method: str, clock: str, *args, **kwargs) -> float:
+    """Call ``field.<method>(*args, **kwargs)`` if the field has it; the ``clock`` seconds it took (0 if not)."""
+    init = getattr(field, method, None)
     if not callable(init):
         return 0.0
     timer = CLOCKS[_check_clock(clock)]
     start = timer()
-    init(points, weights, seed=seed, progress=progress)
+    init(*args, **kwargs)
     return timer() - start
 
 
@@ -471,12 +476,8 @@ def fit_image(field: Field, image: Sampled, steps: int = 2000, lr: float | None 
     u = image.values[0].reshape(image.channels, -1).T.to(dtype=x.dtype, device=x.device)
     if not bool(torch.isfinite(u).all()):
         raise ValueError("image: expected finite pixel values")
-    init = getattr(field, "init_from_sampled", None)
-    timer, placement = CLOCKS[_check_clock(clock)], 0.0
-    if callable(init):
-        placed = timer()
-        init(image.to(dtype=x.dtype), kind="image", seed=seed, progress=progress)
-        placement = timer() - placed
+    placement = _timed_init(field, "init_from_sampled", clock, image.to(dtype=x.dtype), kind="image", seed=seed,
+                            progress=progress)
     setup = time.perf_counter() - start
     whole = batch_size >= len(x)
     # every pixel every step: the same points each time, so a field that caches per-point work
