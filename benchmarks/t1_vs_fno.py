@@ -103,7 +103,10 @@ def accuracy(epochs: int, n_train: int | None, n_test: int | None, out: Path, pr
         long = profile.trainer.replace(epochs=long_epochs)
         runs += [("fno", "fno", {}, long), ("t1", "t1", {}, long)]
     if only:
+        labels = sorted({run[0] for run in runs})
         runs = [run for run in runs if run[0] in only]
+        if not runs:
+            raise SystemExit(f"--only: no run labelled {only}; labels: {labels}")
     for label, name, extra, trainer in runs:
         torch.manual_seed(profile.trainer.seed)
         config = {**bench_model_config(name, profile, grid), **extra}
@@ -155,8 +158,8 @@ def main(argv=None) -> None:
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--resolution", type=int, default=None, help="training grid of the accuracy part")
     parser.add_argument("--factors", default=None, help="evaluation resolutions as factors, e.g. '1' or '1,2,4'")
-    parser.add_argument("--only", default=None, help="comma-separated run labels, e.g. 'fno,t1' (0 --long-epochs "
-                                                     "drops the long pair)")
+    parser.add_argument("--only", default=None, help="'|'-separated run labels (they contain commas), e.g. "
+                                                     "'fno|t1|t1, paper layer' (0 --long-epochs drops the long pair)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
@@ -173,7 +176,7 @@ def main(argv=None) -> None:
         report["accuracy"] = accuracy(args.epochs, args.n_train, args.n_test, out, not args.no_progress,
                                       args.long_epochs, args.resolution,
                                       [int(f) for f in args.factors.split(",")] if args.factors else None,
-                                      args.only.split(",") if args.only else None)
+                                      [label.strip() for label in args.only.split("|")] if args.only else None)
         print(accuracy_table(report["accuracy"]))
     (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
 
