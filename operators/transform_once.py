@@ -329,6 +329,10 @@ class ModeActivation(nn.Module):
             if z.is_complex():
                 return torch.complex(self.activation(z.real), self.activation(z.imag))
             return self.activation(z)
+        block = block_shape(self.modes) if self.transform == "fft" else self.modes
+        if z.ndim < len(block) + 1 or tuple(z.shape[-len(block):]) != tuple(block):
+            raise ValueError(f"z: expected [..., channels, *{tuple(block)}] (the block of modes={self.modes}), "
+                             f"got shape {tuple(z.shape)}")
         values = from_modes(z / self.scale, self.grid, self.transform)
         return to_modes(self.activation(values), self.grid, self.modes, self.transform) * self.scale
 

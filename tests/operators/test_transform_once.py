@@ -505,6 +505,8 @@ def test_errors_name_the_argument():
         TransformOnceConfig(1, 1, layer="attention")
     with pytest.raises(ValueError, match="z: expected complex"):
         t1("fft").processor[0](torch.randn(1, 8, 12, 6))
+    with pytest.raises(ValueError, match=r"z: expected \[..., channels, \*\(6, 6\)\]"):
+        ModeActivation("gelu", "dct", (6, 6))(torch.randn(1, 8, 4, 6))             # a smaller block, not silently resized
     model = t1()
     with pytest.raises(ValueError, match="input channels"):
         model(torch.randn(1, 2, 32, 32, dtype=torch.float64))
