@@ -9,10 +9,13 @@ Usage::
     OMP_NUM_THREADS=1 python benchmarks/insr.py vortex-sheet   # double shear layer vs pseudo-spectral solvers
 
 Each part prints a markdown table (and writes its rows as JSON with ``--json PATH``). The grid
-solver is semi-Lagrangian (linear interpolation, the paper's baseline; cubic splines as a
-stronger one) on as many nodes as the network has parameters, at the same time step (in 2D a
-square grid of about as many nodes), and on half as many nodes: the network's float32 parameters
-take the memory of that many float64 grid values (equal memory). The vortex sheet has no exact
+solvers are semi-Lagrangian (linear interpolation, the paper's kind of baseline; cubic splines)
+and central finite differences of order 2 and 4 with INSR's own time integrator, the implicit
+midpoint rule, each on as many nodes as the network has parameters, at the same time step (in
+2D a square grid of about as many nodes), and on half as many nodes: the network's float32
+parameters take the memory of that many float64 grid values (equal memory). ``--grid-only``
+computes the grid columns alone (deterministic, seconds); ``--dt`` and ``--sizes 20x3`` give
+the paper's own 1D setting (dt 0.05, a 901-parameter network). The vortex sheet has no exact
 solution: the reference is the pseudo-spectral solver at 256^2, and the same solver at 32^2,
 64^2 and 128^2 (128^2 = about the INSR's degrees of freedom) is the grid solver it is compared
 with.
@@ -21,6 +24,7 @@ with.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -32,7 +36,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from sciml.fields.insr.references import semi_lagrangian_advection
+from sciml.fields.insr.network import make_field
+from sciml.fields.insr.references import midpoint_advection, semi_lagrangian_advection
 from sciml.grid import Grid
 from sciml.workflows.bench import PeakMemory
 from sciml.workflows.insr import insr_setup, run_insr, spectral_euler_reference
@@ -40,51 +45,80 @@ from sciml.workflows.insr import insr_setup, run_insr, spectral_euler_reference
 SIZES = ((16, 2), (32, 3))
 
 
-def grid_error(problem, dof: int, dt: float, steps: int, order: int) -> float:
-    """Relative L2 error at the final time of semi-Lagrangian advection on a grid of about ``dof`` nodes.
+#: grid solvers of the advection comparison: column name -> (solver, order)
+GRID_SOLVERS = {
+    "SL-linear": (semi_lagrangian_advection, 1),   # the paper's kind of baseline: low order, diffusive
+    "SL-cubic": (semi_lagrangian_advection, 3),
+    "FD2-midpoint": (midpoint_advection, 2),      # INSR's own time integrator, central differences
+    "FD4-midpoint": (midpoint_advection, 4),
+}
+
+
+def grid_error(problem, dof: int, dt: float, steps: int, solver: str) -> float:
+    """Relative L2 error at the final time of a grid solver (:data:`GRID_SOLVERS`) on about ``dof`` nodes.
 
     The grid state is float64, 8 bytes a node; ``dof // 2`` nodes take the memory of ``dof`` float32
     network parameters (the INSR state), which is the equal-memory comparison.
     """
+    advect, order = GRID_SOLVERS[solver]
     n = dof if problem.domain.ndim == 1 else round(dof ** (1 / problem.domain.ndim))
     grid = Grid.uniform((n,) * problem.domain.ndim, problem.domain)
     pts = grid.points(dtype=torch.float64)
     u0 = problem.initial(pts).reshape(-1).numpy()
-    u = semi_lagrangian_advection(u0.reshape(grid.shape), grid, problem.velocity.numpy(), dt, steps,
-                                  order=order).reshape(-1)
+    u = advect(u0.reshape(grid.shape), grid, problem.velocity.numpy(), dt, steps, order=order).reshape(-1)
     ref = problem.reference("u", steps * dt, pts).reshape(-1).numpy()
     w = grid.weights(dtype=torch.float64).numpy()
     return float(np.sqrt(np.sum(w * (u - ref) ** 2) / np.sum(w * ref**2)))
 
 
-def advection(problem_name: str, steps: int, out: Path, sizes=SIZES) -> list[dict]:
+def grid_errors(problem, dof: int, dt: float, steps: int) -> dict:
+    """Every grid solver's error at ``dof`` nodes (equal DOF) and ``dof // 2`` nodes (equal memory)."""
+    row = {}
+    for name in GRID_SOLVERS:
+        row[f"{name}_equal_dof"] = grid_error(problem, dof, dt, steps, name)
+        row[f"{name}_equal_memory"] = grid_error(problem, dof // 2, dt, steps, name)
+    return row
+
+
+def network_dof(problem_name: str, width: int, depth: int) -> int:
+    """Parameters of the problem's SIREN of that size (the INSR degrees of freedom), without running it."""
+    setup = insr_setup(problem_name)
+    network = dataclasses.replace(setup.network, width=width, depth=depth)
+    return make_field(setup.problem.domain, 1, network).num_parameters()
+
+
+def advection(problem_name: str, steps: int, out: Path, sizes=SIZES, dt: float | None = None,
+              grid_only: bool = False) -> list[dict]:
+    """INSR (unless ``grid_only``) and every grid solver at the networks' DOF and at equal memory."""
     rows = []
+    dt = insr_setup(problem_name).dt if dt is None else dt
+    problem = insr_setup(problem_name).problem
     for width, depth in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = run_insr(problem_name, tmp, steps=steps, width=width, depth=depth, progress=False, figures=False)
-        problem, dt = insr_setup(problem_name).problem, result["dt"]
-        dof = result["insr"]["dof"]
-        rows.append({"network": f"SIREN {width}x{depth}", "dof": dof, "grid_dof": result["grid"]["dof"],
-                     "insr_error": result["insr"]["final"]["u_rel_l2"],
-                     "grid_linear_error": grid_error(problem, dof, dt, steps, 1),
-                     "grid_cubic_error": grid_error(problem, dof, dt, steps, 3),
-                     "grid_linear_error_equal_memory": grid_error(problem, dof // 2, dt, steps, 1),
-                     "grid_cubic_error_equal_memory": grid_error(problem, dof // 2, dt, steps, 3),
-                     "insr_seconds": result["insr"]["wall_seconds"],
-                     "insr_peak_mb": result["insr"]["peak_memory_mb"],
-                     "grid_seconds": result["grid"]["seconds"], "grid_peak_mb": result["grid"]["peak_memory_mb"],
-                     "cells_per_step": float(problem.velocity.norm()) * dt
-                     / (4.0 / (round(result["grid"]["dof"] ** (1 / problem.domain.ndim)) - 1))})
+        row = {"network": f"SIREN {width}x{depth}", "dt": dt, "steps": steps}
+        if grid_only:
+            row["dof"] = network_dof(problem_name, width, depth)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                result = run_insr(problem_name, tmp, steps=steps, dt=dt, width=width, depth=depth, progress=False,
+                                  figures=False)
+            row.update({"dof": result["insr"]["dof"], "insr_error": result["insr"]["final"]["u_rel_l2"],
+                        "insr_seconds": result["insr"]["wall_seconds"],
+                        "insr_peak_mb": result["insr"]["peak_memory_mb"]})
+        row.update(grid_errors(problem, row["dof"], dt, steps))
+        rows.append(row)
         print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{problem_name}, {steps} steps of dt={dt:g}; error = relative L2 at t={steps * dt:g}\n")
-    print("| network | DOF | grid nodes | INSR error | grid SL-linear error | grid SL-cubic error "
-          "| SL-linear, equal memory | SL-cubic, equal memory | INSR time (s) | INSR peak RSS (MB) | grid time (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"\n{problem_name}, {steps} steps of dt={dt:g}; error = relative L2 at t={steps * dt:g}; "
+          "equal memory: DOF/2 float64 grid nodes against DOF float32 parameters\n")
+    solvers = list(GRID_SOLVERS)
+    print("| network | DOF | INSR error | " + " | ".join(f"{k}, equal DOF" for k in solvers) + " | "
+          + " | ".join(f"{k}, equal memory" for k in solvers) + " | INSR time (s) |")
+    print("|---" * (4 + 2 * len(solvers)) + "|")
     for r in rows:
-        print(f"| {r['network']} | {r['dof']} | {r['grid_dof']} | {r['insr_error']:.2e} | {r['grid_linear_error']:.2e} | "
-              f"{r['grid_cubic_error']:.2e} | {r['grid_linear_error_equal_memory']:.2e} | "
-              f"{r['grid_cubic_error_equal_memory']:.2e} | {r['insr_seconds']:.0f} | {r['insr_peak_mb']:.0f} | "
-              f"{r['grid_seconds']:.3f} |")
+        insr = f"{r['insr_error']:.2e}" if "insr_error" in r else "(not run)"
+        seconds = f"{r['insr_seconds']:.0f}" if "insr_seconds" in r else "-"
+        print(f"| {r['network']} | {r['dof']} | {insr} | "
+              + " | ".join(f"{r[f'{k}_equal_dof']:.2e}" for k in solvers) + " | "
+              + " | ".join(f"{r[f'{k}_equal_memory']:.2e}" for k in solvers) + f" | {seconds} |")
     return rows
 
 
@@ -151,22 +185,41 @@ def vortex_sheet(steps: int, out: Path, reference_n: int = 256, grids=(32, 64, 1
     return rows
 
 
+def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
+    """``"16x2,20x3"`` -> ``((16, 2), (20, 3))``."""
+    try:
+        sizes = tuple(tuple(int(v) for v in item.lower().split("x")) for item in text.split(","))
+    except ValueError as exc:
+        raise SystemExit(f"--sizes: expected WIDTHxDEPTH,... such as 16x2,32x3, got {text!r}") from exc
+    if not sizes or any(len(size) != 2 or min(size) < 1 for size in sizes):
+        raise SystemExit(f"--sizes: expected WIDTHxDEPTH,... such as 16x2,32x3, got {text!r}")
+    return sizes
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=("advection", "taylor-green", "multiscale", "advection-2d", "vortex-sheet"))
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--dt", type=float, default=None, help="time step of the advection parts (default: the "
+                        "preset's; the paper's 1D run used 0.05)")
+    parser.add_argument("--sizes", default=None, help="networks of the advection parts as WIDTHxDEPTH,... "
+                        "(default 16x2,32x3; the paper's 1D network is 20x3, 901 parameters)")
+    parser.add_argument("--grid-only", action="store_true", help="advection parts: only the grid solvers, at the "
+                        "networks' DOF (deterministic, seconds)")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     out = None
     print(f"hardware: {platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread "
           "(2 CPU cores shared with other jobs)")
+    sizes = parse_sizes(args.sizes) if args.sizes else SIZES
+    options = {"sizes": sizes, "dt": args.dt, "grid_only": args.grid_only}
     if args.part == "advection":
-        rows = advection("advection-1d", args.steps or 240, out)
+        rows = advection("advection-1d", args.steps or 240, out, **options)
     elif args.part == "multiscale":
-        rows = advection("advection-multiscale", args.steps or 240, out)
+        rows = advection("advection-multiscale", args.steps or 240, out, **options)
     elif args.part == "advection-2d":
-        rows = advection("advection-2d", args.steps or 40, out, sizes=((16, 2), (32, 3)))
+        rows = advection("advection-2d", args.steps or 40, out, **options)
     elif args.part == "vortex-sheet":
         rows = vortex_sheet(args.steps or 10, out)
     else:

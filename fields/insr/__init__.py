@@ -7,8 +7,8 @@ potential) over points drawn in the domain. No training data: the method is the 
 - :class:`INSRSolver` runs the steps; :class:`StepperConfig` sets the optimiser, budget, convergence.
 - Problems: :class:`Advection` (midpoint rule, Dirichlet penalty), :class:`IncompressibleEuler`
   (advection / pressure / projection splitting), :class:`Elasticity` (implicit-Euler energy).
-- References: :func:`semi_lagrangian_advection` (grid solver), :func:`taylor_green` (exact),
-  :func:`fem_elastodynamics` (scikit-fem on the same mesh).
+- References: :func:`semi_lagrangian_advection` and :func:`midpoint_advection` (grid solvers),
+  :func:`taylor_green` (exact), :func:`fem_elastodynamics` (scikit-fem on the same mesh).
 - Checkpoints are directories (``step-NNNN/`` and ``latest``, :mod:`sciml.training.checkpoint`);
   :meth:`INSRSolver.from_checkpoint` resumes a run.
 """
@@ -18,7 +18,7 @@ from .elasticity import Elasticity, ScaledField, lame_parameters, stored_energy
 from .euler import IncompressibleEuler, vorticity
 from .network import NetworkConfig, PeriodicField, make_field
 from .problem import INSRProblem, UnstableTimeStepWarning
-from .references import fem_elastodynamics, semi_lagrangian_advection, taylor_green
+from .references import fem_elastodynamics, midpoint_advection, semi_lagrangian_advection, taylor_green
 from .solver import INSRSolver
 from .stepper import (
     SCHEMES,
@@ -55,6 +55,7 @@ __all__ = [
     "gaussian_pulse",
     "lame_parameters",
     "make_field",
+    "midpoint_advection",
     "multiscale_pulse",
     "semi_lagrangian_advection",
     "stored_energy",

@@ -13,7 +13,7 @@ from sciml import Domain, Grid
 from sciml.fields.insr.advection import Advection, gaussian_pulse
 from sciml.fields.insr.euler import IncompressibleEuler
 from sciml.fields.insr.network import NetworkConfig
-from sciml.fields.insr.references import semi_lagrangian_advection, taylor_green
+from sciml.fields.insr.references import midpoint_advection, semi_lagrangian_advection, taylor_green
 from sciml.fields.insr.solver import INSRSolver
 from sciml.fields.insr.stepper import StepperConfig, frozen_copy
 
@@ -46,6 +46,83 @@ def test_semi_lagrangian_bounded_domain_brings_in_zeros():
     grid = Grid.uniform((11,), Domain(((0.0, 1.0),)))
     u = semi_lagrangian_advection(np.ones(11), grid, [0.1], 1.0, 2)
     assert u.tolist() == [0.0, 0.0] + [1.0] * 9
+
+
+# the central stencils' symbols: D e^{ikx} = i D(k) e^{ikx}
+_SYMBOL = {2: lambda k, h: np.sin(k * h) / h, 4: lambda k, h: (8 * np.sin(k * h) - np.sin(2 * k * h)) / (6 * h)}
+
+
+@pytest.mark.parametrize("order", [2, 4])
+def test_midpoint_advection_turns_a_fourier_mode_by_the_exact_discrete_phase(order):
+    # independent reference: Crank-Nicolson multiplies exp(i k.x) by (1 - i theta/2) / (1 + i theta/2)
+    # per step, theta = dt (a1 D(k1) + a2 D(k2)); tolerance: round-off of 40 sparse solves
+    n, dt, steps, a, k = (12, 10), 0.07, 40, (0.8, -0.5), (2 * np.pi * 2, 2 * np.pi * 3)
+    grid = Grid.uniform(n, Domain.unit(2, periodic=True))
+    x = grid.points(dtype=torch.float64).numpy().reshape(*n, 2)
+    phase0 = k[0] * x[..., 0] + k[1] * x[..., 1]
+    u = midpoint_advection(np.cos(phase0), grid, a, dt, steps, order=order)
+    theta = dt * sum(a[i] * _SYMBOL[order](k[i], 1.0 / n[i]) for i in range(2))
+    np.testing.assert_allclose(u, np.cos(phase0 - steps * 2 * np.arctan(theta / 2)), atol=1e-12)
+
+
+def test_midpoint_advection_conserves_the_discrete_norm_on_periodic_grids():
+    # D is skew-symmetric, so the midpoint rule is an orthogonal (Cayley) map: rtol 1e-12
+    grid = Grid.uniform((24, 16), Domain.unit(2, periodic=True))
+    u0 = np.random.default_rng(0).standard_normal(grid.shape)
+    u = midpoint_advection(u0, grid, (1.3, 0.4), 0.05, 60, order=4)
+    assert np.linalg.norm(u) == pytest.approx(np.linalg.norm(u0), rel=1e-12)
+    assert np.abs(u - u0).max() > 0.5          # it did move
+
+
+def _midpoint_error(n: int, order: int) -> float:
+    domain = Domain(((0.0, 1.0),), periodic=True)
+    grid = Grid.uniform((n,), domain)
+    # time error O(dt^2) kept below the spatial one: dt ~ h for order 2, dt ~ h^2 for order 4
+    dt = 0.5 / n if order == 2 else 4.0 / n**2
+    steps = round(0.5 / dt)
+    x = grid.points(dtype=torch.float64)[:, 0].numpy()
+
+    def u0(y):
+        return np.exp(np.sin(2 * np.pi * y))
+
+    u = midpoint_advection(u0(x), grid, [0.3], dt, steps, order=order)
+    return float(np.sqrt(np.mean((u - u0(x - 0.3 * dt * steps)) ** 2)))
+
+
+@pytest.mark.parametrize("order", [2, 4])
+def test_midpoint_advection_converges_at_the_stencil_order(order):
+    errors = [_midpoint_error(n, order) for n in (32, 64, 128)]
+    rates = [math.log2(a / b) for a, b in itertools.pairwise(errors)]
+    assert all(abs(r - order) < 0.25 for r in rates), rates
+
+
+def test_midpoint_advection_bounded_grid_matches_periodic_away_from_the_boundary():
+    # the same nodes and spacing; a pulse that stays far from both ends sees no boundary (atol 1e-12:
+    # the pulse's tails at the ends are below 1e-40)
+    n = 81
+    bounded = Grid.uniform((n,), Domain(((0.0, 1.0),)))
+    periodic = Grid.uniform((n,), Domain(((0.0, 1.0 + 1.0 / (n - 1)),), periodic=True))
+    x = np.linspace(0.0, 1.0, n)
+    u0 = np.exp(-0.5 * ((x - 0.4) / 0.03) ** 2)
+    a = midpoint_advection(u0, bounded, [0.5], 0.01, 20)
+    b = midpoint_advection(u0, periodic, [0.5], 0.01, 20)
+    np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"order": 3}, "order: expected 2 or 4"),
+                                             ({"dt": -0.1}, "dt: expected a positive"),
+                                             ({"steps": 1.5}, "steps: expected an int")])
+def test_midpoint_advection_rejects_bad_arguments(kwargs, message):
+    grid = Grid.uniform((8,), Domain.unit(1, periodic=True))
+    args = {"dt": 0.1, "steps": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        midpoint_advection(np.zeros(8), grid, [1.0], **args)
+
+
+def test_midpoint_advection_reports_the_step_of_a_non_finite_state():
+    grid = Grid.uniform((8,), Domain.unit(1, periodic=True))
+    with pytest.raises(FloatingPointError, match="step 1"):
+        midpoint_advection(np.full(8, np.nan), grid, [1.0], 0.1, 3)
 
 
 def test_taylor_green_solves_steady_euler():
