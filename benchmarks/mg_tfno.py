@@ -65,7 +65,7 @@ def compressed_overrides(width: int, rank: tuple[int, ...], levels: int) -> dict
 
 def runs(args, profile) -> list[tuple[str, str, dict, float, str]]:
     """``(label, model name, config overrides, lr, joint weight init)`` of every row."""
-    shared = profile.trainer.lr
+    shared = profile.trainer.lr if args.shared_lr is None else args.shared_lr
     rows = [("fno", "fno", {}, shared, "")]
     if args.lr != shared:
         rows.append(("fno", "fno", {}, args.lr, ""))
@@ -92,7 +92,8 @@ def initialise(model, init: str) -> None:
 
 def train_all(args) -> list[dict]:
     profile = bench_profile("navier-stokes", quick=True, epochs=args.epochs, n_train=args.n_train,
-                            n_test=args.n_test, resolution=args.resolution, progress=False)
+                            n_test=args.n_test, resolution=args.resolution, progress=False,
+                            width=args.fno_width, modes=args.fno_modes)
     data = load_problem(profile.data, progress=False)
     tests = evaluation_sets(data, (1, 2) if args.zero_shot else (1,))
     normalizers = make_normalizers(data.train)
@@ -144,6 +145,11 @@ def main(argv=None) -> None:
                         help="training trajectories (default: the quick profile's 20; fewer = the data-limited regime)")
     parser.add_argument("--n-test", type=int, default=None, help="test trajectories (default: the quick profile's)")
     parser.add_argument("--resolution", type=int, default=None, help="training grid (default: the quick profile's 32)")
+    parser.add_argument("--fno-width", type=int, default=None,
+                        help="width of FNO and of the rank-fraction MG-TFNO rows (default: the quick profile's 24)")
+    parser.add_argument("--fno-modes", type=int, default=None,
+                        help="modes per axis of every row (default: the quick profile's 8); the MG-TFNO paper's "
+                        "FNO keeps many more modes than the quick profile")
     parser.add_argument("--only", default=None, help="'|'-separated row labels to run, e.g. 'mg-tfno 100x|fno'")
     parser.add_argument("--json", default=None, help="write the entries (configs, params, errors) here")
     parser.add_argument("--out", default="runs/mg_tfno", help="checkpoints of every row")
@@ -153,6 +159,8 @@ def main(argv=None) -> None:
     parser.add_argument("--levels", type=int, default=0, help="multigrid levels of the compressed MG-TFNO")
     parser.add_argument("--lr", type=float, default=3e-2, help="peak one-cycle lr of the second FNO row and the "
                         "second compressed MG-TFNO row (the others use the shared 5e-3)")
+    parser.add_argument("--shared-lr", type=float, default=None,
+                        help="peak lr of the shared-rate rows (default: the quick profile's 5e-3)")
     parser.add_argument("--init", choices=("random", "lowest-frequencies"), default="lowest-frequencies",
                         help="joint weight init of the MG-TFNO rows other than the bench's")
     parser.add_argument("--with-patches", action="store_true", help="add the compressed MG-TFNO at one level")
