@@ -145,23 +145,8 @@ def midpoint_advection(u0: np.ndarray, grid: Grid, velocity, dt: float, steps: i
     bounded axes the values outside the grid are zero (inflow of :math:`u = 0`). One sparse LU
     factorisation serves every step.
 
-    Parameters
-    ----------
-    u0 : array ``grid.shape``
-        Initial values at the grid nodes.
-    grid : Grid
-        Uniform node-centred grid (``Grid.uniform``).
-    velocity : sequence of float ``[d]``
-    dt : float
-    steps : int
-    order : {2, 4}
-        Order of the central differences.
-    every : int, optional
-        Also return the states every this many steps.
-
-    Returns
-    -------
-    array ``grid.shape`` (final state) or ``[steps // every + 1, *grid.shape]`` with ``every``.
+    Parameters and return value as :func:`semi_lagrangian_advection`, except ``order`` : {2, 4},
+    the order of the central differences.
 
     Examples
     --------
