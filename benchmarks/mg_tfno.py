@@ -93,7 +93,7 @@ def initialise(model, init: str) -> None:
 def train_all(args) -> list[dict]:
     profile = bench_profile("navier-stokes", quick=True, epochs=args.epochs, n_train=args.n_train,
                             n_test=args.n_test, resolution=args.resolution, progress=False,
-                            width=args.fno_width, modes=args.fno_modes)
+                            width=args.fno_width, modes=args.fno_modes, seed=args.seed)
     data = load_problem(profile.data, progress=False)
     tests = evaluation_sets(data, (1, 2) if args.zero_shot else (1,))
     normalizers = make_normalizers(data.train)
@@ -150,6 +150,8 @@ def main(argv=None) -> None:
     parser.add_argument("--fno-modes", type=int, default=None,
                         help="modes per axis of every row (default: the quick profile's 8); the MG-TFNO paper's "
                         "FNO keeps many more modes than the quick profile")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the data draw and of training (default: the profile's)")
     parser.add_argument("--only", default=None, help="'|'-separated row labels to run, e.g. 'mg-tfno 100x|fno'")
     parser.add_argument("--json", default=None, help="write the entries (configs, params, errors) here")
     parser.add_argument("--out", default="runs/mg_tfno", help="checkpoints of every row")
