@@ -80,9 +80,8 @@ def grid_errors(problem, dof: int, dt: float, steps: int) -> dict:
     return row
 
 
-def network_dof(problem_name: str, width: int, depth: int) -> int:
-    """Parameters of the problem's SIREN of that size (the INSR degrees of freedom), without running it."""
-    setup = insr_setup(problem_name)
+def network_dof(setup, width: int, depth: int) -> int:
+    """Parameters of the setup's SIREN at that size (the INSR degrees of freedom), without running it."""
     network = dataclasses.replace(setup.network, width=width, depth=depth)
     return make_field(setup.problem.domain, 1, network).num_parameters()
 
@@ -91,12 +90,13 @@ def advection(problem_name: str, steps: int, out: Path, sizes=SIZES, dt: float |
               grid_only: bool = False) -> list[dict]:
     """INSR (unless ``grid_only``) and every grid solver at the networks' DOF and at equal memory."""
     rows = []
-    dt = insr_setup(problem_name).dt if dt is None else dt
-    problem = insr_setup(problem_name).problem
+    setup = insr_setup(problem_name)
+    dt = setup.dt if dt is None else dt
+    problem = setup.problem
     for width, depth in sizes:
         row = {"network": f"SIREN {width}x{depth}", "dt": dt, "steps": steps}
         if grid_only:
-            row["dof"] = network_dof(problem_name, width, depth)
+            row["dof"] = network_dof(setup, width, depth)
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 result = run_insr(problem_name, tmp, steps=steps, dt=dt, width=width, depth=depth, progress=False,

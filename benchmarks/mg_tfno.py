@@ -160,7 +160,7 @@ def main(argv=None) -> None:
                         help="joint Tucker ranks layer,in,out,kx,ky of the compressed MG-TFNO")
     parser.add_argument("--levels", type=int, default=0, help="multigrid levels of the compressed MG-TFNO")
     parser.add_argument("--lr", type=float, default=3e-2, help="peak one-cycle lr of the second FNO row and the "
-                        "second compressed MG-TFNO row (the others use the shared 5e-3)")
+                        "second compressed MG-TFNO row (the others use --shared-lr)")
     parser.add_argument("--shared-lr", type=float, default=None,
                         help="peak lr of the shared-rate rows (default: the quick profile's 5e-3)")
     parser.add_argument("--init", choices=("random", "lowest-frequencies"), default="lowest-frequencies",

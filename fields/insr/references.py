@@ -78,14 +78,9 @@ def semi_lagrangian_advection(u0: np.ndarray, grid: Grid, velocity, dt: float, s
     index = np.meshgrid(*[np.arange(n, dtype=float) for n in grid.shape], indexing="ij")
     departure = np.stack([index[k] - shift[k] for k in range(grid.ndim)])
     mode = "grid-wrap" if all(periodic) else "constant"
-    frames = [u]
-    for n in range(steps):
-        u = scipy.ndimage.map_coordinates(u, departure, order=order, mode=mode, cval=0.0, prefilter=order > 1)
-        if not np.isfinite(u).all():
-            raise FloatingPointError(f"semi_lagrangian_advection: non-finite values at step {n + 1}")
-        if every and (n + 1) % every == 0:
-            frames.append(u)
-    return np.stack(frames) if every else u
+    return _march(lambda v: scipy.ndimage.map_coordinates(v, departure, order=order, mode=mode, cval=0.0,
+                                                          prefilter=order > 1),
+                  u, steps, every, "semi_lagrangian_advection")
 
 
 def _check_advection(u0, grid, velocity, steps) -> tuple[np.ndarray, np.ndarray, tuple[bool, ...]]:
@@ -104,6 +99,21 @@ def _check_advection(u0, grid, velocity, steps) -> tuple[np.ndarray, np.ndarray,
     if any(periodic) and not all(periodic):
         raise ValueError("grid: mixed periodic and bounded axes are not supported")
     return u, a, periodic
+
+
+def _march(step, u: np.ndarray, steps: int, every: int | None, solver: str) -> np.ndarray:
+    """Apply ``step`` ``steps`` times; the final state, or every ``every``-th one stacked (with ``u``).
+
+    A non-finite state raises, naming ``solver`` and the step.
+    """
+    frames = [u]
+    for n in range(steps):
+        u = step(u)
+        if not np.isfinite(u).all():
+            raise FloatingPointError(f"{solver}: non-finite values at step {n + 1}")
+        if every and (n + 1) % every == 0:
+            frames.append(u)
+    return np.stack(frames) if every else u
 
 
 def _central_difference(n: int, spacing: float, order: int, periodic: bool) -> scipy.sparse.csr_matrix:
@@ -180,15 +190,8 @@ def midpoint_advection(u0: np.ndarray, grid: Grid, velocity, dt: float, steps: i
     identity = scipy.sparse.identity(u.size, format="csc")
     explicit = (identity - 0.5 * dt * operator).tocsr()
     implicit = scipy.sparse.linalg.splu((identity + 0.5 * dt * operator).tocsc())
-    state = u.reshape(-1)
-    frames = [u]
-    for n in range(steps):
-        state = implicit.solve(explicit @ state)
-        if not np.isfinite(state).all():
-            raise FloatingPointError(f"midpoint_advection: non-finite values at step {n + 1}")
-        if every and (n + 1) % every == 0:
-            frames.append(state.reshape(shape))
-    return np.stack(frames) if every else state.reshape(shape)
+    return _march(lambda v: implicit.solve(explicit @ v.reshape(-1)).reshape(shape), u, steps, every,
+                  "midpoint_advection")
 
 
 def taylor_green(points: np.ndarray, t: float = 0.0, viscosity: float = 0.0) -> dict:
